@@ -1,0 +1,429 @@
+//! Throwaway PostgreSQL servers from the local server binaries (Debian's postgresql-15).
+//!
+//! [`PgServer::start`] runs `initdb` and `postgres` in a temporary directory on a free port.
+//! The server is stopped when the value is dropped, and the kernel stops it if the thread that
+//! started it dies first (`PR_SET_PDEATHSIG`), so a crashed test leaves no server behind.
+//! [`shared_admin_url`] gives every test in a binary one server to create fresh databases on;
+//! set `TEST_DATABASE_URL` to use an existing server instead.
+
+use std::ffi::CString;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use std::{env, fs, thread};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// How a throwaway server is tuned.
+#[derive(Debug, Clone, Default)]
+pub struct PgOptions {
+    /// Durable commits (the server's defaults) instead of fast, unsafe ones. Benchmarks want
+    /// this; functional tests don't.
+    pub durable: bool,
+    /// Extra `-c name=value` settings.
+    pub settings: Vec<(String, String)>,
+    /// Certificate and key: the server then accepts TLS connections.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+pub struct PgServer {
+    bin_dir: PathBuf,
+    data_dir: PathBuf,
+    port: u16,
+    options: PgOptions,
+    owner: Option<(u32, u32)>,
+    child: Option<Child>,
+}
+
+impl PgServer {
+    /// Initialises and starts a server with default options.
+    pub fn start() -> Result<PgServer> {
+        PgServer::start_with(PgOptions::default())
+    }
+
+    pub fn start_with(options: PgOptions) -> Result<PgServer> {
+        let bin_dir = find_bin_dir()?;
+        let data_dir = fresh_data_dir()?;
+        // Postgres refuses to run as root; CI runs as root, so hand the server to `postgres`.
+        let owner = if unsafe { libc::geteuid() } == 0 {
+            Some(lookup_user("postgres").context(
+                "running as root, and PostgreSQL refuses root: a 'postgres' user is needed (the postgresql package creates it)",
+            )?)
+        } else {
+            None
+        };
+        if let Some((uid, gid)) = owner {
+            chown(&data_dir, uid, gid)?;
+        }
+        let mut initdb = Command::new(bin_dir.join("initdb"));
+        initdb
+            .arg("--pgdata")
+            .arg(&data_dir)
+            .args([
+                "--username=postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ])
+            .arg("--no-sync")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        run_as(&mut initdb, owner);
+        let output = initdb.output().context("running initdb")?;
+        if !output.status.success() {
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        let mut server = PgServer {
+            bin_dir,
+            data_dir,
+            port: free_port()?,
+            options,
+            owner,
+            child: None,
+        };
+        server.resume()?;
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A URL for `database` as the superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
+            self.port
+        )
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stops the server with a fast shutdown: clients are disconnected at once.
+    pub fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "postgres on port {} did not stop within 20 s; killed",
+                    self.port
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the server again on the same port and data directory.
+    pub fn resume(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let mut command = Command::new(self.bin_dir.join("postgres"));
+        command
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-p", &self.port.to_string()])
+            .arg("-k")
+            .arg(&self.data_dir)
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=300",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if !self.options.durable {
+            command.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]);
+        }
+        if let Some((cert, key)) = &self.options.tls {
+            command.args([
+                "-c".to_owned(),
+                "ssl=on".to_owned(),
+                "-c".to_owned(),
+                format!("ssl_cert_file={}", cert.display()),
+                "-c".to_owned(),
+                format!("ssl_key_file={}", key.display()),
+            ]);
+        }
+        for (name, value) in &self.options.settings {
+            command.args(["-c", &format!("{name}={value}")]);
+        }
+        run_as(&mut command, self.owner);
+        unsafe {
+            command.pre_exec(|| {
+                // Stop with the thread that started us, even if it never gets to drop us.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
+                Ok(())
+            });
+        }
+        let child = command.spawn().context("starting postgres")?;
+        self.child = Some(child);
+        self.wait_until_accepting(Duration::from_secs(30))
+    }
+
+    /// Files the server must be able to read (TLS key and certificate) are handed to its user.
+    pub fn give_to_server_user(&self, path: &Path) -> Result<()> {
+        if let Some((uid, gid)) = self.owner {
+            chown(path, uid, gid)?;
+        }
+        Ok(())
+    }
+
+    fn wait_until_accepting(&mut self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let ready = Command::new(self.bin_dir.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .is_ok_and(|status| status.success());
+            if ready {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                self.child = None;
+                bail!(
+                    "postgres exited during start-up ({status}); data dir {}",
+                    self.data_dir.display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "postgres on port {} not accepting connections after {within:?}",
+                    self.port
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        let _ = fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// The admin URL of the server shared by this test binary: `TEST_DATABASE_URL` if set,
+/// otherwise a throwaway server started on first use and stopped when the process exits.
+pub fn shared_admin_url() -> Result<String> {
+    static SHARED: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            if let Ok(url) = env::var("TEST_DATABASE_URL") {
+                return Ok(url);
+            }
+            // The server belongs to a thread that lives as long as the process, so it is not
+            // stopped when the test that happened to start it finishes.
+            let (sender, receiver) = mpsc::channel();
+            thread::Builder::new()
+                .name("shared-postgres".into())
+                .spawn(move || match PgServer::start() {
+                    Ok(server) => {
+                        let _ = sender.send(Ok(server.url("postgres")));
+                        loop {
+                            thread::park();
+                        }
+                    }
+                    Err(error) => {
+                        let _ = sender.send(Err(format!("{error:#}")));
+                    }
+                })
+                .map_err(|error| error.to_string())?;
+            receiver
+                .recv()
+                .map_err(|error| error.to_string())
+                .and_then(|result| result)
+        })
+        .clone()
+        .map_err(|error| anyhow!("no PostgreSQL for tests: {error}. Install postgresql-15 (ci/tools.sh does) or set TEST_DATABASE_URL."))
+}
+
+/// Creates an empty database on the server at `admin_url` and returns its URL.
+pub async fn create_database(admin_url: &str) -> Result<String> {
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("connecting to {}", redact(admin_url)))?;
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .context("CREATE DATABASE")?;
+    drop(client);
+    let _ = connection.await;
+    Ok(replace_database(admin_url, &name))
+}
+
+/// A fresh database on the shared server.
+pub async fn fresh_database() -> Result<String> {
+    create_database(&shared_admin_url()?).await
+}
+
+/// `url` with its path (the database name) replaced.
+pub fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|scheme| scheme + 3)
+        .and_then(|start| base[start..].find('/').map(|slash| start + slash))
+        .unwrap_or(base.len());
+    let mut result = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        result.push('?');
+        result.push_str(query);
+    }
+    result
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn find_bin_dir() -> Result<PathBuf> {
+    if let Ok(dir) = env::var("PG_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut candidates: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+                .filter(|bin| bin.join("postgres").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    // The newest major version first.
+    candidates.sort_by_key(|path| {
+        std::cmp::Reverse(
+            path.parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0),
+        )
+    });
+    if let Some(dir) = candidates.into_iter().next() {
+        return Ok(dir);
+    }
+    if let Some(dir) = env::var_os("PATH").and_then(|paths| {
+        env::split_paths(&paths)
+            .find(|dir| dir.join("postgres").exists() && dir.join("initdb").exists())
+    }) {
+        return Ok(dir);
+    }
+    bail!(
+        "PostgreSQL server binaries (initdb, postgres) not found; install postgresql-15 or set PG_BIN_DIR"
+    )
+}
+
+fn fresh_data_dir() -> Result<PathBuf> {
+    let root = env::temp_dir().join("testkit-postgres");
+    fs::create_dir_all(&root)?;
+    remove_abandoned(&root);
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = root.join(format!(
+        "{}-{n}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Data directories of test processes that no longer run (their servers died with them).
+fn remove_abandoned(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok());
+        if let Some(pid) = pid
+            && unsafe { libc::kill(pid, 0) } != 0
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn run_as(command: &mut Command, owner: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+}
+
+fn lookup_user(name: &str) -> Result<(u32, u32)> {
+    let c_name = CString::new(name)?;
+    let entry = unsafe { libc::getpwnam(c_name.as_ptr()) };
+    if entry.is_null() {
+        bail!("user {name:?} does not exist");
+    }
+    let entry = unsafe { &*entry };
+    Ok((entry.pw_uid, entry.pw_gid))
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .with_context(|| format!("chown {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(
+            replace_database("postgres://u@h:5/postgres?sslmode=disable", "t1"),
+            "postgres://u@h:5/t1?sslmode=disable"
+        );
+        assert_eq!(
+            replace_database("postgres://u:p@h", "t2"),
+            "postgres://u:p@h/t2"
+        );
+    }
+}
