@@ -1,0 +1,134 @@
+//! Building and running the service. `main` and every integration test go through [`App`], so
+//! tests exercise the real wiring.
+
+use std::future::Future;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tracing::{error, info};
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::db::{Database, StartupError};
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::state::{AppState, Lifecycle, VERSION};
+use crate::store::TaskStore;
+
+/// A started service: database connected and migrated, listener bound, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    config: Config,
+}
+
+/// How a run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every in-flight request finished within the grace period.
+    Gracefully,
+    /// The grace period ran out; remaining connections were dropped.
+    GracePeriodExceeded,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Database(#[from] StartupError),
+    #[error("cannot listen on port {port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+}
+
+impl App {
+    /// Connects to the database (retrying within its start-up timeout), applies migrations and
+    /// binds the port (0 picks a free one).
+    pub async fn build(config: Config) -> Result<App, BuildError> {
+        let db = Database::connect(&config.database).await?;
+        // Dual-stack where the kernel allows it, so both IPv4 and IPv6 probes reach the pod.
+        let listener =
+            match TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, config.port))).await {
+                Ok(listener) => listener,
+                Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))
+                    .await
+                    .map_err(|source| BuildError::Bind {
+                        port: config.port,
+                        source,
+                    })?,
+            };
+        let state = AppState {
+            tasks: TaskStore::new(db.clone()),
+            db,
+            auth: Arc::new(Authenticator::new(config.auth_secret_bytes())),
+            metrics: Metrics::new(VERSION),
+            lifecycle: Lifecycle::default(),
+            pod_name: Arc::from(config.pod_name.as_str()),
+        };
+        Ok(App {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+            .port()
+    }
+
+    /// The drain flag, for tests that check readiness during shutdown.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.state.lifecycle.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains: readiness turns 503, the listener closes,
+    /// in-flight requests get the grace period to finish, and the pool closes.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Stopped {
+        let App {
+            listener,
+            state,
+            config,
+        } = self;
+        info!(
+            port = listener
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(config.port),
+            environment = config.environment.as_str(),
+            pool_size = config.database.pool_size,
+            version = VERSION,
+            "listening"
+        );
+
+        let lifecycle = state.lifecycle.clone();
+        let db = state.db.clone();
+        let (drain_started, drain_signal) = tokio::sync::oneshot::channel::<()>();
+        let server = warp::serve(routes::api(state))
+            .incoming(listener)
+            .graceful(async {
+                let _ = drain_signal.await;
+            })
+            .run();
+        let server = tokio::spawn(server);
+
+        shutdown.await;
+        lifecycle.start_draining();
+        info!(
+            grace_period_secs = config.shutdown_grace_period.as_secs(),
+            "shutdown requested; finishing in-flight requests"
+        );
+        let _ = drain_started.send(());
+        let stopped = match tokio::time::timeout(config.shutdown_grace_period, server).await {
+            Ok(_) => Stopped::Gracefully,
+            Err(_) => {
+                error!("grace period exceeded; dropping the remaining connections");
+                Stopped::GracePeriodExceeded
+            }
+        };
+        db.close();
+        info!("stopped");
+        stopped
+    }
+}

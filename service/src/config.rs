@@ -1,0 +1,362 @@
+//! The service's configuration, read once from the environment at start-up.
+//!
+//! Nothing else in the service reads the environment: `main` calls [`Config::from_env`] and passes
+//! the typed result down. Every error names the variable and what is wrong with it, and never
+//! echoes a secret's value.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tracing::level_filters::LevelFilter;
+
+use crate::db::DatabaseUrl;
+
+/// Shortest BETTER_AUTH_SECRET accepted: 32 bytes is the HS256 key-size guidance of RFC 7518.
+pub const MIN_AUTH_SECRET_LEN: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub database: DatabaseConfig,
+    pub auth_secret: SecretString,
+    pub environment: Environment,
+    pub log_level: LevelFilter,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace_period: Duration,
+    /// Reported in the `X-Served-By` header and `/api/health` (Kubernetes sets it to the pod name).
+    pub pod_name: String,
+}
+
+/// Everything needed to open and size the connection pool.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_size: usize,
+    /// Longest a request waits for a pooled connection before it is answered with 503.
+    pub pool_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    /// How long start-up keeps retrying an unreachable database before the process exits.
+    pub startup_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "development" => Ok(Environment::Development),
+            "staging" => Ok(Environment::Staging),
+            "production" => Ok(Environment::Production),
+            _ => Err("must be one of development, staging, production".into()),
+        }
+    }
+}
+
+/// A variable that is missing or invalid. `Display` gives the one line printed before exiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration: {}: {}",
+            self.variable, self.problem
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply variables without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let vars = Vars { lookup: &lookup };
+
+        let auth_secret = vars.required("BETTER_AUTH_SECRET")?;
+        if auth_secret.chars().count() < MIN_AUTH_SECRET_LEN {
+            return Err(ConfigError {
+                variable: "BETTER_AUTH_SECRET",
+                problem: format!(
+                    "must be at least {MIN_AUTH_SECRET_LEN} characters (value not shown)"
+                ),
+            });
+        }
+
+        let password = vars.optional("DATABASE_PASSWORD").map(SecretString::from);
+        let url =
+            DatabaseUrl::parse(&vars.required("DATABASE_URL")?, password).map_err(|problem| {
+                ConfigError {
+                    variable: "DATABASE_URL",
+                    problem: format!("{problem} (value not shown)"),
+                }
+            })?;
+
+        let database = DatabaseConfig {
+            url,
+            pool_size: vars.number("DB_POOL_SIZE", 10, 1..=1000)?,
+            pool_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000)?,
+            connect_timeout: vars.millis("DB_CONNECT_TIMEOUT_MS", 3000, 1..=120_000)?,
+            statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
+            startup_timeout: Duration::from_secs(vars.number(
+                "DB_STARTUP_TIMEOUT_SECS",
+                30,
+                0..=3600,
+            )?),
+        };
+
+        let pod_name = match vars.optional("POD_NAME") {
+            Some(name) => name,
+            None => hostname::get()
+                .ok()
+                .and_then(|name| name.into_string().ok())
+                .unwrap_or_else(|| "unknown".into()),
+        };
+
+        Ok(Config {
+            port: vars.number("PORT", 8000, 0..=65535)?,
+            database,
+            auth_secret: SecretString::from(auth_secret),
+            environment: vars.parsed("ENVIRONMENT", Environment::Development)?,
+            log_level: vars.log_level("LOG_LEVEL")?,
+            shutdown_grace_period: Duration::from_secs(vars.number(
+                "SHUTDOWN_GRACE_PERIOD_SECS",
+                20,
+                0..=3600,
+            )?),
+            pod_name,
+        })
+    }
+
+    /// The secret's bytes, for the JWT verifier only.
+    pub fn auth_secret_bytes(&self) -> &[u8] {
+        self.auth_secret.expose_secret().as_bytes()
+    }
+}
+
+struct Vars<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Vars<'_> {
+    /// A set, non-blank value; surrounding whitespace (a stray newline in a Secret) is dropped.
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError {
+            variable: name,
+            problem: "is required but not set".into(),
+        })
+    }
+
+    fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr<Err = String>,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|problem: String| ConfigError {
+                variable: name,
+                problem: format!("{problem} (got {value:?})"),
+            }),
+        }
+    }
+
+    fn number<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        let problem = || ConfigError {
+            variable: name,
+            problem: format!(
+                "must be a whole number from {} to {} (got {value:?})",
+                range.start(),
+                range.end()
+            ),
+        };
+        let number: T = value.parse().map_err(|_| problem())?;
+        if range.contains(&number) {
+            Ok(number)
+        } else {
+            Err(problem())
+        }
+    }
+
+    fn millis(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.number(name, default, range).map(Duration::from_millis)
+    }
+
+    fn log_level(&self, name: &'static str) -> Result<LevelFilter, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(LevelFilter::INFO);
+        };
+        // Python-style names (the contract's INFO, WARNING, CRITICAL) are accepted too.
+        let level = match value.to_ascii_lowercase().as_str() {
+            "trace" => LevelFilter::TRACE,
+            "debug" => LevelFilter::DEBUG,
+            "info" => LevelFilter::INFO,
+            "warn" | "warning" => LevelFilter::WARN,
+            "error" | "critical" => LevelFilter::ERROR,
+            _ => {
+                return Err(ConfigError {
+                    variable: name,
+                    problem: format!(
+                        "must be one of trace, debug, info, warn, error (any case) (got {value:?})"
+                    ),
+                });
+            }
+        };
+        Ok(level)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config_with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::from([
+            (
+                "DATABASE_URL".into(),
+                "postgres://app@db.internal/app".into(),
+            ),
+            ("BETTER_AUTH_SECRET".into(), SECRET.into()),
+        ]);
+        for (name, value) in pairs {
+            vars.insert((*name).into(), (*value).into());
+        }
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn error_for(pairs: &[(&str, &str)]) -> ConfigError {
+        config_with(pairs).expect_err("configuration should be rejected")
+    }
+
+    #[test]
+    fn defaults_apply_when_only_required_variables_are_set() {
+        let config = config_with(&[]).unwrap();
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!(config.log_level, LevelFilter::INFO);
+        assert_eq!(config.database.pool_size, 10);
+        assert_eq!(config.database.pool_timeout, Duration::from_secs(1));
+        assert_eq!(config.shutdown_grace_period, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn missing_database_url_is_named() {
+        let error =
+            Config::from_lookup(|name| (name == "BETTER_AUTH_SECRET").then(|| SECRET.to_owned()))
+                .unwrap_err();
+        assert_eq!(error.variable, "DATABASE_URL");
+        assert!(error.to_string().contains("DATABASE_URL: is required"));
+    }
+
+    #[test]
+    fn short_auth_secret_is_rejected_without_echoing_it() {
+        let error = error_for(&[("BETTER_AUTH_SECRET", "too-short-secret")]);
+        assert_eq!(error.variable, "BETTER_AUTH_SECRET");
+        assert!(!error.to_string().contains("too-short-secret"));
+    }
+
+    #[test]
+    fn log_level_is_case_insensitive() {
+        for (raw, level) in [
+            ("INFO", LevelFilter::INFO),
+            ("Debug", LevelFilter::DEBUG),
+            ("WARNING", LevelFilter::WARN),
+            ("error", LevelFilter::ERROR),
+        ] {
+            assert_eq!(config_with(&[("LOG_LEVEL", raw)]).unwrap().log_level, level);
+        }
+        assert_eq!(error_for(&[("LOG_LEVEL", "loud")]).variable, "LOG_LEVEL");
+    }
+
+    #[test]
+    fn environment_accepts_only_known_names() {
+        let config = config_with(&[("ENVIRONMENT", "Production")]).unwrap();
+        assert_eq!(config.environment, Environment::Production);
+        assert_eq!(error_for(&[("ENVIRONMENT", "qa")]).variable, "ENVIRONMENT");
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_rejected() {
+        for (name, value) in [
+            ("PORT", "70000"),
+            ("PORT", "http"),
+            ("DB_POOL_SIZE", "0"),
+            ("DB_POOL_SIZE", "-3"),
+            ("DB_POOL_TIMEOUT_MS", "0"),
+            ("DB_CONNECT_TIMEOUT_MS", "1.5"),
+            ("SHUTDOWN_GRACE_PERIOD_SECS", "forever"),
+        ] {
+            let error = error_for(&[(name, value)]);
+            assert_eq!(error.variable, name, "{name}={value}");
+            assert!(error.problem.contains(value), "{error}");
+        }
+    }
+
+    #[test]
+    fn database_url_problems_never_echo_the_url() {
+        let error = error_for(&[("DATABASE_URL", "mysql://root:hunter2@db/app")]);
+        assert_eq!(error.variable, "DATABASE_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let config = config_with(&[("DATABASE_URL", "postgres://app:hunter2@db/app")]).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains(SECRET), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}

@@ -1,0 +1,187 @@
+//! Prometheus metrics, in a registry of the app's own (so several apps in one test process don't
+//! share counters), rendered in the text format at `/metrics`.
+
+use std::time::Duration;
+
+use deadpool_postgres::Status;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use warp::http::StatusCode;
+
+/// Latency buckets for a service whose requests take about a millisecond: fine below 10 ms,
+/// coarse up to the 5 s statement timeout.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    in_flight: IntGauge,
+    pool: IntGaugeVec,
+    db_up: IntGauge,
+}
+
+impl Metrics {
+    pub fn new(version: &str) -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route template and status.",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from request received to response ready, by route template.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        let in_flight = IntGauge::new("http_requests_in_flight", "HTTP requests being served.")
+            .expect("valid metric");
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "db_pool_connections",
+                "Database pool: max (configured size), open, in_use, and waiting (requests queued for a connection).",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let db_up = IntGauge::new(
+            "db_up",
+            "1 if the last database health check succeeded, 0 if it failed.",
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "backend_build_info",
+                "Always 1; labels describe the running build.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        build_info.with_label_values(&[version]).set(1);
+
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(pool.clone()),
+            Box::new(db_up.clone()),
+            Box::new(build_info),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+
+        Metrics {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            pool,
+            db_up,
+        }
+    }
+
+    pub fn observe_request(
+        &self,
+        method: &str,
+        route: &str,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        self.requests
+            .with_label_values(&[method, route, status.as_str()])
+            .inc();
+        self.latency
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request as in flight until the returned guard is dropped, which also happens
+    /// when the client goes away mid-request.
+    pub fn track_in_flight(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    pub fn set_db_up(&self, up: bool) {
+        self.db_up.set(i64::from(up));
+    }
+
+    /// The text exposition, with the pool gauges read at scrape time.
+    pub fn render(&self, pool: Status) -> String {
+        let in_use = pool.size.saturating_sub(pool.available);
+        for (state, value) in [
+            ("max", pool.max_size),
+            ("open", pool.size),
+            ("in_use", in_use),
+            ("waiting", pool.waiting),
+        ] {
+            self.pool
+                .with_label_values(&[state])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding of gathered metrics cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_metrics_use_the_route_template() {
+        let metrics = Metrics::new("1.2.3");
+        metrics.observe_request(
+            "GET",
+            "/api/tasks/{id}",
+            StatusCode::OK,
+            Duration::from_millis(2),
+        );
+        let text = metrics.render(Status {
+            max_size: 10,
+            size: 3,
+            available: 1,
+            waiting: 0,
+        });
+        assert!(text.contains(
+            r#"http_requests_total{method="GET",route="/api/tasks/{id}",status="200"} 1"#
+        ));
+        assert!(text.contains(r#"db_pool_connections{state="in_use"} 2"#));
+        assert!(text.contains(r#"backend_build_info{version="1.2.3"} 1"#));
+    }
+
+    #[test]
+    fn in_flight_guard_decrements_on_drop() {
+        let metrics = Metrics::new("test");
+        let guard = metrics.track_in_flight();
+        assert_eq!(metrics.in_flight.get(), 1);
+        drop(guard);
+        assert_eq!(metrics.in_flight.get(), 0);
+    }
+}

@@ -1,0 +1,197 @@
+//! TaskStore: the tasks table, one method per operation, each with its SQL.
+//!
+//! Every query is scoped by `user_id`, so one user's id can never reach another user's task.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::UserId;
+use crate::db::{Database, DbError};
+
+/// A task as stored and as returned by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Task {
+    pub id: Uuid,
+    #[schema(min_length = 1, max_length = 200, example = "Water the plants")]
+    pub title: String,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    pub completed: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Task {
+    fn from_row(row: &Row) -> Task {
+        Task {
+            id: row.get("id"),
+            title: row.get("title"),
+            description: row.get("description"),
+            completed: row.get("completed"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+}
+
+/// Fields of a task to create, already validated.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+}
+
+/// Fields to change, already validated; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub completed: Option<bool>,
+}
+
+/// One page of a user's tasks, newest first, and how many tasks the user has in all.
+#[derive(Debug, Clone)]
+pub struct TaskPage {
+    pub items: Vec<Task>,
+    pub total: i64,
+}
+
+#[derive(Clone)]
+pub struct TaskStore {
+    db: Database,
+}
+
+impl TaskStore {
+    pub fn new(db: Database) -> TaskStore {
+        TaskStore { db }
+    }
+
+    pub async fn create(&self, user: &UserId, task: NewTask) -> Result<Task, DbError> {
+        // Time-ordered ids keep inserts at the right edge of the primary key index.
+        let id = Uuid::now_v7();
+        let connection = self.db.acquire().await?;
+        let statement = connection
+            .prepare_cached(
+                "INSERT INTO tasks (id, user_id, title, description, completed)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, title, description, completed, created_at, updated_at",
+            )
+            .await?;
+        let row = connection
+            .query_one(
+                &statement,
+                &[
+                    &id,
+                    &user.as_str(),
+                    &task.title,
+                    &task.description,
+                    &task.completed,
+                ],
+            )
+            .await?;
+        Ok(Task::from_row(&row))
+    }
+
+    pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, DbError> {
+        let connection = self.db.acquire().await?;
+        let statement = connection
+            .prepare_cached(
+                "SELECT id, title, description, completed, created_at, updated_at
+                 FROM tasks WHERE id = $1 AND user_id = $2",
+            )
+            .await?;
+        let row = connection
+            .query_opt(&statement, &[&id, &user.as_str()])
+            .await?;
+        Ok(row.as_ref().map(Task::from_row))
+    }
+
+    /// The count comes from `task_counts` (kept by trigger) in the same statement, so a page
+    /// costs the same for a user with a thousand tasks as for one with a hundred thousand.
+    pub async fn list(&self, user: &UserId, limit: i64, offset: i64) -> Result<TaskPage, DbError> {
+        let connection = self.db.acquire().await?;
+        let statement = connection
+            .prepare_cached(
+                "SELECT counts.total, page.id, page.title, page.description, page.completed,
+                        page.created_at, page.updated_at
+                 FROM task_counts AS counts
+                 LEFT JOIN LATERAL (
+                     SELECT id, title, description, completed, created_at, updated_at
+                     FROM tasks
+                     WHERE user_id = counts.user_id
+                     ORDER BY created_at DESC, id DESC
+                     LIMIT $2 OFFSET $3
+                 ) AS page ON true
+                 WHERE counts.user_id = $1
+                 ORDER BY page.created_at DESC, page.id DESC",
+            )
+            .await?;
+        let rows = connection
+            .query(&statement, &[&user.as_str(), &limit, &offset])
+            .await?;
+        let total = rows.first().map_or(0, |row| row.get::<_, i64>("total"));
+        let items = rows
+            .iter()
+            .filter(|row| row.get::<_, Option<Uuid>>("id").is_some())
+            .map(Task::from_row)
+            .collect();
+        Ok(TaskPage { items, total })
+    }
+
+    pub async fn update(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        changes: TaskChanges,
+    ) -> Result<Option<Task>, DbError> {
+        let connection = self.db.acquire().await?;
+        let statement = connection
+            .prepare_cached(
+                "UPDATE tasks SET
+                     title = COALESCE($3, title),
+                     description = CASE WHEN $4 THEN $5 ELSE description END,
+                     completed = COALESCE($6, completed),
+                     updated_at = clock_timestamp()
+                 WHERE id = $1 AND user_id = $2
+                 RETURNING id, title, description, completed, created_at, updated_at",
+            )
+            .await?;
+        let (set_description, description) = match changes.description {
+            Some(description) => (true, description),
+            None => (false, None),
+        };
+        let row = connection
+            .query_opt(
+                &statement,
+                &[
+                    &id,
+                    &user.as_str(),
+                    &changes.title,
+                    &set_description,
+                    &description,
+                    &changes.completed,
+                ],
+            )
+            .await?;
+        Ok(row.as_ref().map(Task::from_row))
+    }
+
+    /// Returns whether the task existed.
+    pub async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, DbError> {
+        let connection = self.db.acquire().await?;
+        let statement = connection
+            .prepare_cached("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+            .await?;
+        let deleted = connection
+            .execute(&statement, &[&id, &user.as_str()])
+            .await?;
+        Ok(deleted > 0)
+    }
+}

@@ -1,0 +1,154 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::jwt::{mint, mint_claims, now};
+
+use crate::support::{SECRET, TestApp, assert_error};
+
+async fn assert_rejected(app: &TestApp, authorization: Option<&str>, rfc6750_error: Option<&str>) {
+    let mut request = app.client().get(app.url("/api/tasks"));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer realm=\"todo-chatbot\""),
+        "{challenge}"
+    );
+    match rfc6750_error {
+        Some(code) => assert!(
+            challenge.contains(&format!("error=\"{code}\"")),
+            "{challenge}"
+        ),
+        None => assert!(!challenge.contains("error="), "{challenge}"),
+    }
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn missing_token_is_rejected_with_401_and_a_bearer_challenge() {
+    let app = TestApp::spawn().await;
+    assert_rejected(&app, None, None).await;
+}
+
+#[tokio::test]
+async fn non_bearer_authorization_is_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    assert_rejected(
+        &app,
+        Some("Basic YWxpY2U6c2VjcmV0"),
+        Some("invalid_request"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_token_is_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    assert_rejected(&app, Some("Bearer not-a-jwt"), Some("invalid_token")).await;
+    assert_rejected(&app, Some("Bearer a.b.c"), Some("invalid_token")).await;
+}
+
+#[tokio::test]
+async fn token_with_bad_signature_is_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    let forged = mint("some-other-secret-some-other-secret-00", "alice", 300);
+    assert_rejected(
+        &app,
+        Some(&format!("Bearer {forged}")),
+        Some("invalid_token"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn expired_token_is_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    let expired = mint(SECRET, "alice", -3600);
+    assert_rejected(
+        &app,
+        Some(&format!("Bearer {expired}")),
+        Some("invalid_token"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn alg_none_token_is_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(json!({"sub": "alice", "exp": now() + 300}).to_string());
+    assert_rejected(
+        &app,
+        Some(&format!("Bearer {header}.{claims}.")),
+        Some("invalid_token"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn other_algorithms_are_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    let claims = json!({"sub": "alice", "exp": now() + 300});
+    for algorithm in [Algorithm::HS384, Algorithm::HS512] {
+        let token = encode(
+            &Header::new(algorithm),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_rejected(
+            &app,
+            Some(&format!("Bearer {token}")),
+            Some("invalid_token"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_without_exp_or_sub_are_rejected_with_401() {
+    let app = TestApp::spawn().await;
+    for claims in [
+        json!({"sub": "alice"}),
+        json!({"exp": now() + 300}),
+        json!({"sub": "", "exp": now() + 300}),
+    ] {
+        let token = mint_claims(SECRET, claims);
+        assert_rejected(
+            &app,
+            Some(&format!("Bearer {token}")),
+            Some("invalid_token"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn every_task_route_requires_a_token() {
+    let app = TestApp::spawn().await;
+    let id = uuid::Uuid::now_v7();
+    for (method, path) in [
+        ("GET", "/api/tasks".to_owned()),
+        ("POST", "/api/tasks".to_owned()),
+        ("GET", format!("/api/tasks/{id}")),
+        ("PATCH", format!("/api/tasks/{id}")),
+        ("DELETE", format!("/api/tasks/{id}")),
+    ] {
+        let response = app
+            .client()
+            .request(method.parse().unwrap(), app.url(&path))
+            .json(&json!({"title": "x"}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert!(!body.to_string().contains(SECRET));
+    }
+}

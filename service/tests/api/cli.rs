@@ -1,0 +1,130 @@
+//! The binary's command line and environment handling, run as a process.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+use crate::support::{SECRET, TestApp};
+
+fn backend() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
+    command.env_clear().timeout(Duration::from_secs(30));
+    command
+}
+
+fn configured() -> Command {
+    let mut command = backend();
+    command
+        .env(
+            "DATABASE_URL",
+            "postgres://app:db-password-xyz@127.0.0.1:1/app",
+        )
+        .env("BETTER_AUTH_SECRET", SECRET)
+        .env("DB_STARTUP_TIMEOUT_SECS", "0");
+    command
+}
+
+#[test]
+fn missing_database_url_exits_78_naming_it() {
+    backend()
+        .env("BETTER_AUTH_SECRET", SECRET)
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("DATABASE_URL: is required"));
+}
+
+#[test]
+fn missing_auth_secret_exits_78_naming_it() {
+    backend()
+        .env("DATABASE_URL", "postgres://db/app")
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("BETTER_AUTH_SECRET: is required"));
+}
+
+#[test]
+fn each_invalid_variable_exits_78_with_one_line_naming_it() {
+    for (name, value) in [
+        ("PORT", "eighty"),
+        ("PORT", "65536"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_POOL_TIMEOUT_MS", "soon"),
+        ("DB_CONNECT_TIMEOUT_MS", "-5"),
+        ("DB_STATEMENT_TIMEOUT_MS", "0"),
+        ("DB_STARTUP_TIMEOUT_SECS", "1h"),
+        ("SHUTDOWN_GRACE_PERIOD_SECS", "-1"),
+        ("LOG_LEVEL", "verbose"),
+        ("ENVIRONMENT", "qa"),
+        ("BETTER_AUTH_SECRET", "short-secret"),
+        ("DATABASE_URL", "mysql://root:db-password-xyz@db/app"),
+    ] {
+        let output = configured().env(name, value).output().unwrap();
+        assert_eq!(output.status.code(), Some(78), "{name}={value}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{name}={value}: {stderr}");
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+        assert!(!stderr.contains("db-password-xyz"), "{stderr}");
+        if name == "BETTER_AUTH_SECRET" {
+            assert!(!stderr.contains(value), "the secret is echoed: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn unreachable_database_exits_1_without_leaking_the_password() {
+    let output = configured().output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("start-up failed"), "{stdout}");
+    assert!(stdout.contains("unreachable"), "{stdout}");
+    assert!(!stdout.contains("db-password-xyz"), "{stdout}");
+}
+
+#[tokio::test]
+async fn healthcheck_subcommand_reports_the_probe_result() {
+    let app = TestApp::spawn().await;
+    let url = app.url("/api/health");
+    let ok = tokio::task::spawn_blocking(move || {
+        backend().args(["healthcheck", &url]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+
+    let missing = app.url("/no-such-page");
+    let not_ok = tokio::task::spawn_blocking(move || {
+        backend().args(["healthcheck", &missing]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(not_ok.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_ok.stderr).contains("404"));
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_listens() {
+    backend()
+        .args(["healthcheck", "http://127.0.0.1:1/api/health"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unhealthy"));
+}
+
+#[test]
+fn openapi_subcommand_prints_the_committed_document() {
+    backend()
+        .arg("openapi")
+        .assert()
+        .success()
+        .stdout(include_str!("../../openapi.json"));
+}
+
+#[test]
+fn unknown_arguments_print_usage_and_exit_2() {
+    backend()
+        .arg("--frobnicate")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("usage"));
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the service over HTTP, against a real PostgreSQL (one fresh database per
+//! test), plus tests of the real binary as a process. One test binary, one module per area.
+
+mod auth;
+mod cli;
+mod docs;
+mod errors;
+mod faults;
+mod health;
+mod hostile_input;
+mod lifecycle;
+mod metrics;
+mod support;
+mod tasks;
+mod tls;

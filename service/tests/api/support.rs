@@ -1,0 +1,277 @@
+//! Shared setup: the app in-process on a fresh database ([`TestApp`]), the real binary as a
+//! child process ([`ServiceProcess`]), and request helpers. Every test gets its own database.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backend::state::Lifecycle;
+use backend::{App, Config, Stopped};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const POD_NAME: &str = "test-pod";
+
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub lifecycle: Lifecycle,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Stopped>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    /// The app on a fresh database, with these environment variables on top of the defaults.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        let database_url = testkit::postgres::fresh_database()
+            .await
+            .expect("a fresh test database");
+        TestApp::spawn_on(&database_url, overrides).await
+    }
+
+    pub async fn spawn_on(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+        let vars = service_env(database_url, overrides);
+        let config =
+            Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+        let app = App::build(config).await.expect("the app starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let lifecycle = app.lifecycle();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            database_url: database_url.to_owned(),
+            lifecycle,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        testkit::jwt::mint(SECRET, user, 300)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the request is answered")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a task and returns it; fails the test unless the answer is 201.
+    pub async fn create_task(&self, token: &str, title: &str) -> Value {
+        let response = self
+            .post("/api/tasks", token, &json!({ "title": title }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("a task as JSON")
+    }
+
+    /// Stops the app the way SIGTERM does and reports how it stopped.
+    pub async fn stop(mut self) -> Stopped {
+        let _ = self.stop.take().expect("not stopped yet").send(());
+        self.server
+            .take()
+            .expect("not stopped yet")
+            .await
+            .expect("the server task does not panic")
+    }
+}
+
+/// The service's environment for tests: required variables, port 0, short start-up timeout.
+pub fn service_env(database_url: &str, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", database_url),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("PORT", "0"),
+        ("POD_NAME", POD_NAME),
+        ("DB_STARTUP_TIMEOUT_SECS", "5"),
+        ("LOG_LEVEL", "warn"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect();
+    for (name, value) in overrides {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    vars
+}
+
+/// Asserts an error response: the status, the JSON shape and the code. Returns the body.
+pub async fn assert_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
+    let body: Value = response.json().await.expect("an error body in JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    body
+}
+
+/// The real `backend` binary, started with PORT=0; its port is read from its "listening" log.
+pub struct ServiceProcess {
+    child: Child,
+    pub base: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServiceProcess {
+    pub fn command(vars: &HashMap<String, String>) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
+        command.env_clear().envs(vars);
+        command
+    }
+
+    pub async fn start(database_url: &str, overrides: &[(&str, &str)]) -> ServiceProcess {
+        // The port is read from the info-level "listening" line.
+        let mut settings = vec![("LOG_LEVEL", "info")];
+        settings.extend_from_slice(overrides);
+        let vars = service_env(database_url, &settings);
+        let mut command = ServiceProcess::command(&vars);
+        // If the test dies without dropping us, the kernel stops the service too.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the backend binary starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (port_sender, port_receiver) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let collected = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str::<Value>(&line)
+                    && event["message"] == "listening"
+                {
+                    let _ = port_sender.send(event["port"].as_u64());
+                }
+                collected.lock().expect("log lock").push(line);
+            }
+        });
+        let port = tokio::task::spawn_blocking(move || {
+            port_receiver.recv_timeout(Duration::from_secs(30))
+        })
+        .await
+        .expect("join")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("backend did not log 'listening' within 30 s"));
+        ServiceProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            logs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn terminate(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM delivered");
+    }
+
+    /// Waits for the process to exit, failing the test after `within`.
+    pub async fn wait_for_exit(&mut self, within: Duration) -> ExitStatus {
+        let child = &mut self.child;
+        testkit::wait::until(
+            "the backend process to exit",
+            within,
+            Duration::from_millis(20),
+            || {
+                let status = child.try_wait().expect("try_wait");
+                async move { status }
+            },
+        )
+        .await
+        .expect("process exit")
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A connection of the test's own, e.g. to hold locks that make the service's queries wait.
+pub async fn connect(database_url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .expect("test connection");
+    tokio::spawn(connection);
+    client
+}
