@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod healthcheck;
+pub mod identity;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -1,11 +1,12 @@
 use std::process::ExitCode;
 
-use backend::{App, Config, Stopped, healthcheck, openapi, shutdown, telemetry};
+use backend::{App, Config, Stopped, healthcheck, identity, openapi, shutdown, telemetry};
 
 const USAGE: &str = "\
 usage: backend                     serve the API (configured by environment variables; see README)
        backend healthcheck <url>   exit 0 if <url> answers HTTP 200 within 5 s
        backend openapi             print the OpenAPI document
+       backend identity            print this process's uid, gid, privilege flags and capabilities
        backend --version";
 
 /// Exit status for a missing or invalid environment variable (sysexits' EX_CONFIG).
@@ -25,6 +26,16 @@ fn main() -> ExitCode {
             print!("{}", openapi::openapi_json());
             ExitCode::SUCCESS
         }
+        ["identity"] => match identity::describe() {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        },
         ["--version" | "-V"] => {
             println!("backend {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
