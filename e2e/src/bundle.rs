@@ -1,0 +1,109 @@
+//! The failure bundle: everything needed to debug a failed conformance run, collected with
+//! helm and kubectl into one directory for CI to upload.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One diagnostic command and the file its output goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub file: String,
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+fn capture(file: impl Into<String>, program: &str, args: &[&str]) -> Capture {
+    Capture {
+        file: file.into(),
+        program: program.to_owned(),
+        args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+    }
+}
+
+/// What to capture for `release` in `namespace` with these pods.
+pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture> {
+    let helm = std::env::var("HELM").unwrap_or_else(|_| "helm".into());
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let mut list = vec![
+        capture("helm-status.txt", &helm, &["status", release, "-n", namespace]),
+        capture("helm-history.txt", &helm, &["history", release, "-n", namespace]),
+        capture("helm-values.yaml", &helm, &["get", "values", release, "-n", namespace, "--all"]),
+        capture(
+            "resources.txt",
+            &kubectl,
+            &["get", "all,configmaps,endpointslices,pvc,networkpolicies,poddisruptionbudgets,hpa", "-n", namespace, "-o", "wide"],
+        ),
+        capture("events.txt", &kubectl, &["get", "events", "-n", namespace, "--sort-by=.lastTimestamp"]),
+        capture("nodes.txt", &kubectl, &["describe", "nodes"]),
+    ];
+    for pod in pods {
+        list.push(capture(format!("pod-{pod}-describe.txt"), &kubectl, &["describe", "pod", pod, "-n", namespace]));
+        list.push(capture(
+            format!("pod-{pod}-logs.txt"),
+            &kubectl,
+            &["logs", pod, "-n", namespace, "--all-containers", "--timestamps"],
+        ));
+        list.push(capture(
+            format!("pod-{pod}-previous-logs.txt"),
+            &kubectl,
+            &["logs", pod, "-n", namespace, "--all-containers", "--timestamps", "--previous"],
+        ));
+    }
+    list
+}
+
+/// Runs every capture into `dir`; a failing command leaves its error in the file instead of
+/// stopping the collection.
+pub fn collect(dir: &Path, captures: &[Capture]) -> std::io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    for item in captures {
+        let text = match Command::new(&item.program).args(&item.args).output() {
+            Ok(output) => format!(
+                "$ {} {}\n{}{}",
+                item.program,
+                item.args.join(" "),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(error) => format!("$ {} {}\ncould not run: {error}\n", item.program, item.args.join(" ")),
+        };
+        fs::write(dir.join(&item.file), text)?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pod_gets_describe_logs_and_previous_logs() {
+        let pods = vec!["backend-a".to_owned(), "backend-b".to_owned()];
+        let list = captures("ns", "rel", &pods);
+        for pod in &pods {
+            for suffix in ["describe.txt", "logs.txt", "previous-logs.txt"] {
+                assert!(list.iter().any(|c| c.file == format!("pod-{pod}-{suffix}")), "{pod} {suffix}");
+            }
+        }
+        assert!(list.iter().any(|c| c.file == "helm-history.txt" && c.args.contains(&"rel".to_owned())));
+        assert!(list.iter().any(|c| c.file == "events.txt"));
+        let previous = list.iter().find(|c| c.file == "pod-backend-a-previous-logs.txt").unwrap();
+        assert!(previous.args.contains(&"--previous".to_owned()));
+    }
+
+    #[test]
+    fn collect_records_failures_instead_of_stopping() {
+        let dir = std::env::temp_dir().join(format!("bundle-test-{}", std::process::id()));
+        let list = vec![
+            capture("missing.txt", "/nonexistent/kubectl", &["get", "pods"]),
+            capture("echo.txt", "echo", &["hello"]),
+        ];
+        collect(&dir, &list).unwrap();
+        let missing = fs::read_to_string(dir.join("missing.txt")).unwrap();
+        assert!(missing.contains("could not run"), "{missing}");
+        let echo = fs::read_to_string(dir.join("echo.txt")).unwrap();
+        assert!(echo.contains("$ echo hello") && echo.contains("hello\n"), "{echo}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

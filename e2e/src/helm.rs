@@ -1,0 +1,103 @@
+//! Running Helm: `helm template` of the umbrella chart with values files and overrides.
+//!
+//! The binary is `$HELM` if set (ci/tools.sh points it at its pinned Helm), else `helm` on PATH.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::manifests::Manifests;
+use crate::{NAMESPACE, RELEASE, repo_root};
+
+pub fn helm_binary() -> OsString {
+    std::env::var_os("HELM").unwrap_or_else(|| "helm".into())
+}
+
+/// One `helm template` invocation of `charts/todo-chatbot`.
+#[derive(Debug, Clone)]
+pub struct Render {
+    values_files: Vec<PathBuf>,
+    sets: Vec<(String, String)>,
+    set_strings: Vec<(String, String)>,
+    api_versions: Vec<String>,
+}
+
+impl Default for Render {
+    fn default() -> Self {
+        Render::new()
+    }
+}
+
+impl Render {
+    /// Release `todo-chatbot` in namespace `todo-chatbot`, chart defaults.
+    pub fn new() -> Render {
+        Render {
+            values_files: Vec::new(),
+            sets: Vec::new(),
+            set_strings: Vec::new(),
+            api_versions: Vec::new(),
+        }
+    }
+
+    /// Adds a values file, relative to the repository root (e.g. `values/kind.yaml`).
+    pub fn values(mut self, file: &str) -> Render {
+        self.values_files.push(repo_root().join(file));
+        self
+    }
+
+    /// `--set key=value`.
+    pub fn set(mut self, key: &str, value: &str) -> Render {
+        self.sets.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// `--set-string key=value`.
+    pub fn set_string(mut self, key: &str, value: &str) -> Render {
+        self.set_strings.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// `--api-versions`, to render as if the cluster served this API (e.g. a CRD's).
+    pub fn api_version(mut self, api_version: &str) -> Render {
+        self.api_versions.push(api_version.to_owned());
+        self
+    }
+
+    /// The command line, for tests that assert on failures.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(helm_binary());
+        command
+            .current_dir(repo_root())
+            .args(["template", RELEASE, "charts/todo-chatbot", "--namespace", NAMESPACE]);
+        for file in &self.values_files {
+            command.arg("--values").arg(file);
+        }
+        for (key, value) in &self.sets {
+            command.arg("--set").arg(format!("{key}={value}"));
+        }
+        for (key, value) in &self.set_strings {
+            command.arg("--set-string").arg(format!("{key}={value}"));
+        }
+        for api_version in &self.api_versions {
+            command.arg("--api-versions").arg(api_version);
+        }
+        command
+    }
+
+    /// Renders and parses the manifests; fails with Helm's own message.
+    pub fn run(&self) -> Result<Manifests> {
+        let output = self
+            .command()
+            .output()
+            .with_context(|| format!("running {:?} (set HELM or run ci/tools.sh)", helm_binary()))?;
+        if !output.status.success() {
+            bail!(
+                "helm template failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Manifests::parse(&String::from_utf8(output.stdout)?)
+    }
+}

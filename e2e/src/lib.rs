@@ -1,0 +1,24 @@
+//! The e2e harness: rendering the chart ([`helm`]), reading rendered manifests as Kubernetes
+//! types ([`manifests`]), and proving the deployment contract on a live cluster
+//! ([`cluster`], [`report`], [`bundle`]; run by the `conformance` binary, never by `cargo test`).
+
+pub mod bundle;
+pub mod cluster;
+pub mod helm;
+pub mod manifests;
+pub mod report;
+
+use std::path::PathBuf;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// The release name the contract is written for.
+pub const RELEASE: &str = "todo-chatbot";
+/// The namespace `make kind-up` installs into.
+pub const NAMESPACE: &str = "todo-chatbot";

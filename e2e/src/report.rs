@@ -1,0 +1,122 @@
+//! The conformance report: one row per named check, written as a markdown table.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    /// Not run because an earlier check it depends on failed.
+    NotRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub name: String,
+    pub outcome: Outcome,
+    /// What was observed (on success) or what went wrong (on failure).
+    pub evidence: String,
+    pub took: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    results: Vec<CheckResult>,
+}
+
+impl Report {
+    pub fn record(&mut self, result: CheckResult) {
+        self.results.push(result);
+    }
+
+    pub fn results(&self) -> &[CheckResult] {
+        &self.results
+    }
+
+    pub fn failed(&self) -> usize {
+        self.results.iter().filter(|r| r.outcome == Outcome::Failed).count()
+    }
+
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.outcome == Outcome::Passed).count()
+    }
+
+    /// True only if checks ran and none failed or was skipped: an empty report is not a pass.
+    pub fn all_passed(&self) -> bool {
+        !self.results.is_empty() && self.results.iter().all(|r| r.outcome == Outcome::Passed)
+    }
+
+    pub fn to_markdown(&self, title: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# {title}\n");
+        let _ = writeln!(
+            out,
+            "{} passed, {} failed, {} not run.\n",
+            self.passed(),
+            self.failed(),
+            self.results.len() - self.passed() - self.failed()
+        );
+        let _ = writeln!(out, "| Check | Result | Evidence | Time |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for result in &self.results {
+            let mark = match result.outcome {
+                Outcome::Passed => "PASS",
+                Outcome::Failed => "FAIL",
+                Outcome::NotRun => "NOT RUN",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {mark} | {} | {:.1}s |",
+                escape_cell(&result.name),
+                escape_cell(&result.evidence),
+                result.took.as_secs_f64()
+            );
+        }
+        out
+    }
+}
+
+/// Table cells can't hold pipes or newlines.
+fn escape_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, outcome: Outcome, evidence: &str) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            outcome,
+            evidence: evidence.into(),
+            took: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn an_empty_report_is_not_a_pass() {
+        assert!(!Report::default().all_passed());
+    }
+
+    #[test]
+    fn any_failure_or_skip_fails_the_report() {
+        let mut report = Report::default();
+        report.record(result("a", Outcome::Passed, "ok"));
+        assert!(report.all_passed());
+        report.record(result("b", Outcome::NotRun, "depends on a failed check"));
+        assert!(!report.all_passed());
+    }
+
+    #[test]
+    fn markdown_has_one_row_per_check_with_cells_escaped() {
+        let mut report = Report::default();
+        report.record(result("deployment ready", Outcome::Passed, "READY 2/2"));
+        report.record(result("service", Outcome::Failed, "PORT(S) 8000|30081\nwrong"));
+        let markdown = report.to_markdown("Conformance");
+        assert!(markdown.contains("1 passed, 1 failed, 0 not run."));
+        assert!(markdown.contains("| deployment ready | PASS | READY 2/2 | 1.5s |"));
+        assert!(markdown.contains("| service | FAIL | PORT(S) 8000\\|30081 wrong | 1.5s |"));
+    }
+}

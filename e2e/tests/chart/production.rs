@@ -1,0 +1,93 @@
+//! values/production.yaml: managed PostgreSQL over TLS, autoscaling and guard rails on.
+
+use std::sync::OnceLock;
+
+use e2e::helm::Render;
+use e2e::manifests::Manifests;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+use crate::support::{BACKEND, backend_container, backend_deployment, pod_spec, render};
+
+fn production() -> &'static Manifests {
+    static RENDERED: OnceLock<Manifests> = OnceLock::new();
+    RENDERED.get_or_init(|| render(Render::new().values("values/production.yaml")))
+}
+
+#[test]
+fn uses_an_existing_secret_and_no_bundled_postgres() {
+    assert!(production().find::<StatefulSet>("todo-chatbot-postgres").is_none());
+    assert!(production().find::<Secret>("todo-chatbot-backend-secret").is_none());
+    let container = backend_container(&backend_deployment(production()));
+    let url = container.env.unwrap().into_iter().find(|var| var.name == "DATABASE_URL").unwrap();
+    assert_eq!(url.value_from.unwrap().secret_key_ref.unwrap().name, "todo-chatbot-backend-secret-prod");
+}
+
+#[test]
+fn liveness_checks_the_process_only_and_readiness_the_database() {
+    let container = backend_container(&backend_deployment(production()));
+    assert_eq!(container.liveness_probe.unwrap().http_get.unwrap().path.as_deref(), Some("/api/health/live"));
+    assert_eq!(container.readiness_probe.unwrap().http_get.unwrap().path.as_deref(), Some("/api/health"));
+}
+
+#[test]
+fn autoscales_2_to_10_on_cpu_70_and_memory_80_with_fast_up_slow_down() {
+    let hpa = production().get::<HorizontalPodAutoscaler>(BACKEND);
+    let spec = hpa.spec.unwrap();
+    assert_eq!(spec.scale_target_ref.kind, "Deployment");
+    assert_eq!(spec.scale_target_ref.name, BACKEND);
+    assert_eq!(spec.min_replicas, Some(2));
+    assert_eq!(spec.max_replicas, 10);
+    let targets: Vec<(String, i32)> = spec
+        .metrics
+        .unwrap()
+        .into_iter()
+        .map(|metric| {
+            let resource = metric.resource.unwrap();
+            (resource.name, resource.target.average_utilization.unwrap())
+        })
+        .collect();
+    assert!(targets.contains(&("cpu".into(), 70)), "{targets:?}");
+    assert!(targets.contains(&("memory".into(), 80)), "{targets:?}");
+    let behavior = spec.behavior.unwrap();
+    assert_eq!(behavior.scale_down.unwrap().stabilization_window_seconds, Some(300));
+    assert_eq!(behavior.scale_up.unwrap().stabilization_window_seconds, Some(0));
+    // The HPA owns the replica count.
+    assert_eq!(backend_deployment(production()).spec.unwrap().replicas, None);
+}
+
+#[test]
+fn has_a_disruption_budget_network_policy_and_topology_spread() {
+    assert!(production().find::<PodDisruptionBudget>(BACKEND).is_some());
+    let policy = production().get::<NetworkPolicy>(BACKEND).spec.unwrap();
+    let types = policy.policy_types.unwrap();
+    assert!(types.contains(&"Ingress".to_owned()) && types.contains(&"Egress".to_owned()));
+    let egress_ports: Vec<String> = policy
+        .egress
+        .unwrap()
+        .into_iter()
+        .flat_map(|rule| rule.ports.unwrap_or_default())
+        .filter_map(|port| port.port.map(|p| format!("{p:?}")))
+        .collect();
+    for port in ["53", "5432", "443"] {
+        assert!(egress_ports.iter().any(|p| p.contains(port)), "egress to {port}: {egress_ports:?}");
+    }
+    assert!(pod_spec(&backend_deployment(production())).topology_spread_constraints.is_some());
+}
+
+#[test]
+fn pins_an_image_tag() {
+    let image = backend_container(&backend_deployment(production())).image.unwrap();
+    assert!(!image.ends_with(":latest"), "{image}");
+}
+
+#[test]
+fn guard_rails_are_off_in_the_defaults() {
+    let defaults = crate::support::defaults();
+    assert!(defaults.find::<HorizontalPodAutoscaler>(BACKEND).is_none());
+    assert!(defaults.find::<PodDisruptionBudget>(BACKEND).is_none());
+    assert!(pod_spec(&backend_deployment(defaults)).topology_spread_constraints.is_none());
+}

@@ -1,0 +1,55 @@
+use std::sync::OnceLock;
+
+use e2e::helm::Render;
+use e2e::manifests::Manifests;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+
+pub const BACKEND: &str = "todo-chatbot-backend";
+
+/// The chart rendered with its defaults (rendered once per test binary).
+pub fn defaults() -> &'static Manifests {
+    static RENDERED: OnceLock<Manifests> = OnceLock::new();
+    RENDERED.get_or_init(|| Render::new().run().expect("the chart renders with its defaults"))
+}
+
+pub fn render(render: Render) -> Manifests {
+    render.run().unwrap_or_else(|error| panic!("{error:#}"))
+}
+
+/// Renders and expects failure; returns Helm's error output.
+pub fn render_error(render: Render) -> String {
+    let output = render.command().output().expect("helm runs");
+    assert!(!output.status.success(), "rendering should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn backend_deployment(manifests: &Manifests) -> Deployment {
+    manifests.get::<Deployment>(BACKEND)
+}
+
+pub fn pod_spec(deployment: &Deployment) -> PodSpec {
+    deployment
+        .spec
+        .clone()
+        .and_then(|spec| spec.template.spec)
+        .expect("a pod template")
+}
+
+pub fn backend_container(deployment: &Deployment) -> Container {
+    pod_spec(deployment)
+        .containers
+        .into_iter()
+        .find(|container| container.name == "backend")
+        .expect("a container named backend")
+}
+
+/// The value of env var `name` of a container, if set literally.
+pub fn env_value(container: &Container, name: &str) -> Option<String> {
+    container
+        .env
+        .as_ref()?
+        .iter()
+        .find(|var| var.name == name)
+        .and_then(|var| var.value.clone())
+}
