@@ -1,6 +1,5 @@
 //! Around every request: a request id, the serving pod's name, metrics and one log line.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{error, info, warn};
@@ -25,11 +24,13 @@ struct RequestContext {
     path: warp::path::FullPath,
     request_id: String,
     metrics: Metrics,
-    pod_name: Arc<str>,
+    served_by: HeaderValue,
     _in_flight: InFlight,
 }
 
 pub fn observed(state: AppState, routes: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
+    // Pod names are DNS labels, always valid header values; the fallback is for odd host names.
+    let served_by = HeaderValue::from_str(&state.pod_name).unwrap_or(HeaderValue::from_static("unknown"));
     let client_request_id = warp::header::optional::<String>("x-request-id")
         .or(warp::any().map(|| None))
         .unify();
@@ -45,7 +46,7 @@ pub fn observed(state: AppState, routes: BoxedFilter<(Response,)>) -> BoxedFilte
                     .filter(|id| is_acceptable_request_id(id))
                     .unwrap_or_else(|| Uuid::new_v4().to_string()),
                 metrics: state.metrics.clone(),
-                pod_name: state.pod_name.clone(),
+                served_by: served_by.clone(),
                 _in_flight: state.metrics.track_in_flight(),
             },
         )
@@ -74,9 +75,7 @@ impl RequestContext {
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
-        if let Ok(value) = HeaderValue::from_str(&self.pod_name) {
-            headers.insert(SERVED_BY_HEADER, value);
-        }
+        headers.insert(SERVED_BY_HEADER, self.served_by);
 
         let cause = response.extensions_mut().remove::<InternalCause>();
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
