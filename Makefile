@@ -1,0 +1,59 @@
+# The front door. Every target calls a script in ci/, so a local run and CI run the same thing.
+# `make help` lists the targets.
+
+SHELL := bash
+.DEFAULT_GOAL := help
+
+.PHONY: help tools build test test-charts test-monitoring image lint fmt openapi kind-up kind-down test-e2e bench soak release clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+tools: ## Install pinned test tools into .tools/ (helm 3 and 4, kubectl, checkov, kubernetes-validate; Debian packages if missing)
+	@bash ci/tools.sh
+
+build: ## Build the workspace (debug)
+	cargo build --workspace --locked
+
+test: ## Run every test that needs no cluster: Rust tests, chart tests (Helm 3 and 4), chart lint and scans, monitoring checks, image build and container test
+	@bash ci/test.sh
+
+test-charts: ## Chart tests, lint, schema validation and security scan only
+	@bash ci/test.sh charts
+
+test-monitoring: ## Prometheus config, alert rules and dashboard checks only
+	@bash ci/test.sh monitoring
+
+image: ## Build the backend image (public base images if reachable, otherwise local ones made with mmdebstrap)
+	@bash ci/image.sh
+
+lint: ## rustfmt, clippy (warnings are errors), chart lint and scans, workflow schema check, cargo deny
+	@bash ci/lint.sh
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+openapi: ## Regenerate service/openapi.json from the code (a test fails while it is stale)
+	cargo run --quiet --locked -p backend -- openapi > service/openapi.json
+
+kind-up: ## Create the Kind cluster if needed, build and load the image, install or upgrade the chart, wait, print the URLs
+	@bash ci/kind-up.sh
+
+kind-down: ## Delete the Kind cluster
+	@bash ci/kind-down.sh
+
+test-e2e: ## Prove the deployment contract on the Kind cluster; writes target/e2e/conformance.md (and a failure bundle)
+	@bash ci/e2e.sh
+
+bench: ## Load benchmark on this machine: writes bench/results.json and the table in bench/README.md
+	@bash ci/bench.sh bench
+
+soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors (not part of CI)
+	@bash ci/bench.sh soak
+
+release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (needs registry credentials; CI on tags)
+	@bash ci/release.sh
+
+clean: ## Remove build outputs and installed tools
+	cargo clean
+	rm -rf .tools
