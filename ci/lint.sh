@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# What `make lint` runs, and the lint job of CI: formatting, clippy with warnings as errors,
+# shell scripts, the charts (lint, schema validation, security scan), the workflow files against
+# GitHub's schema, and cargo deny. Offline except the RustSec advisory check, which runs only
+# with LINT_ONLINE=1 (CI sets it) because it downloads the advisory database.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+bash ci/tools.sh
+use_tools
+
+log "rustfmt"
+cargo fmt --all --check
+log "clippy (warnings are errors)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+log "shellcheck"
+shellcheck --external-sources ci/*.sh ci/images/*.sh .ci/run
+log "charts"
+bash ci/lint-charts.sh
+log "workflows against GitHub's workflow schema"
+check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+
+if ! command -v cargo-deny >/dev/null || [ "$(cargo deny --version | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+  log "installing cargo-deny $CARGO_DENY_VERSION"
+  cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION"
+fi
+log "cargo deny: licenses, bans, sources"
+cargo deny --locked check licenses bans sources
+if [ "${LINT_ONLINE:-0}" = 1 ]; then
+  log "cargo deny: advisories"
+  cargo deny --locked check advisories
+else
+  log "skipped cargo deny advisories: needs the network (set LINT_ONLINE=1)"
+fi
+log "lint passed"
