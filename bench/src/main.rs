@@ -1,0 +1,176 @@
+//! `make bench` and `make soak`: the release binary on a throwaway PostgreSQL 15 (default
+//! settings, fsync on), driven by wrk; pgbench measures the database's own ceiling for the same
+//! query. Results go to bench/results.json and the table in bench/README.md.
+//!
+//!   bench bench   load benchmark (BENCH_SECONDS per workload, default 10)
+//!   bench soak    SOAK_MINUTES (default 10) at half the measured get-by-id rate, RSS sampled
+
+mod pgbench;
+mod report;
+mod service;
+mod soak;
+mod wrk;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use testkit::postgres::{PgOptions, PgServer};
+
+use crate::report::{BenchResults, Workload};
+use crate::service::{SECRET, Service};
+
+/// The service's default pool size: pgbench gets the same number of connections.
+const POOL_SIZE: u32 = 10;
+const CONNECTIONS: u32 = 64;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn main() -> Result<()> {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match command.as_str() {
+        "bench" => runtime.block_on(bench()),
+        "soak" => runtime.block_on(soak::run()),
+        _ => bail!("usage: bench bench | bench soak"),
+    }
+}
+
+pub struct Setup {
+    pub server: PgServer,
+    pub database_url: String,
+    pub task_id: String,
+}
+
+/// A durable PostgreSQL with the schema (applied by starting the service once) and seed data:
+/// user `bench` with 1 000 tasks and user `bench-large` with 100 000.
+pub async fn setup(binary: &Path) -> Result<Setup> {
+    let server = PgServer::start_with(PgOptions {
+        durable: true,
+        ..PgOptions::default()
+    })?;
+    let database_url = testkit::postgres::create_database(&server.url("postgres")).await?;
+    drop(Service::start(binary, &database_url)?);
+    let (client, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    for (user, count) in [("bench", 1_000), ("bench-large", 100_000)] {
+        client
+            .execute(
+                "INSERT INTO tasks (id, user_id, title, description, created_at, updated_at)
+                 SELECT gen_random_uuid(), $1, 'seeded task ' || n, 'a description of moderate length',
+                        now() - n * interval '1 second', now() - n * interval '1 second'
+                 FROM generate_series(1, $2::int) AS n",
+                &[&user, &count],
+            )
+            .await
+            .with_context(|| format!("seeding {count} tasks for {user}"))?;
+    }
+    client.batch_execute("VACUUM ANALYZE").await?;
+    let row = client
+        .query_one("SELECT id::text FROM tasks WHERE user_id = 'bench' LIMIT 1", &[])
+        .await?;
+    Ok(Setup {
+        server,
+        database_url,
+        task_id: row.get(0),
+    })
+}
+
+fn binary() -> Result<PathBuf> {
+    let binary = repo_root().join("target/release/backend");
+    if !binary.exists() {
+        bail!("{} missing: run `cargo build --release -p backend` (make bench does)", binary.display());
+    }
+    Ok(binary)
+}
+
+fn seconds() -> u64 {
+    std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
+}
+
+async fn bench() -> Result<()> {
+    let binary = binary()?;
+    let setup = setup(&binary).await?;
+    let service = Service::start(&binary, &setup.database_url)?;
+    let (idle_rss, _) = service.memory()?;
+    let duration = Duration::from_secs(seconds());
+    let auth = format!("Authorization: Bearer {}", testkit::jwt::mint(SECRET, "bench", 3600));
+    let large_auth = format!("Authorization: Bearer {}", testkit::jwt::mint(SECRET, "bench-large", 3600));
+    let writer_auth = format!("Authorization: Bearer {}", testkit::jwt::mint(SECRET, "bench-writer", 3600));
+    let post_script = std::env::temp_dir().join("bench-post.lua");
+    std::fs::write(
+        &post_script,
+        "wrk.method = \"POST\"\nwrk.body = '{\"title\": \"benchmark task\"}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
+    )?;
+
+    let run = |name: &str, path: &str, header: Option<&str>, script: Option<&Path>| -> Result<Workload> {
+        println!("load: {name} ({CONNECTIONS} connections, {}s)", duration.as_secs());
+        let result = wrk::run(&wrk::Load {
+            url: &format!("{}{path}", service.base),
+            connections: CONNECTIONS,
+            threads: 2,
+            duration,
+            headers: header.map(str::to_owned).into_iter().collect(),
+            script,
+        })?;
+        println!("  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors", result.requests_per_sec, result.p50_ms, result.p99_ms, result.errors);
+        Ok(Workload { name: name.to_owned(), result })
+    };
+
+    let mut workloads = vec![
+        run("health", "/api/health", None, None)?,
+        run("get by id", &format!("/api/tasks/{}", setup.task_id), Some(&auth), None)?,
+        run("list, limit 20 (1k tasks)", "/api/tasks?limit=20", Some(&auth), None)?,
+        run("list, limit 20 (100k tasks)", "/api/tasks?limit=20", Some(&large_auth), None)?,
+        run("create", "/api/tasks", Some(&writer_auth), Some(&post_script))?,
+    ];
+    let (_, peak_rss) = service.memory()?;
+
+    println!("pgbench: get-by-id at {POOL_SIZE} connections");
+    let script = std::env::temp_dir().join("bench-get-by-id.sql");
+    std::fs::write(&script, pgbench::GET_BY_ID)?;
+    let bin_dir = pg_bin_dir()?;
+    let ceiling = pgbench::run(
+        &bin_dir,
+        &setup.database_url,
+        &script,
+        POOL_SIZE,
+        duration,
+        &[("id", &setup.task_id), ("user", "bench")],
+    )?;
+    println!("  {ceiling:.0} tps");
+    let time_to_first_200 = service.time_to_first_200;
+    drop(service);
+
+    let image = report::image_facts(&repo_root(), &setup)?;
+    workloads.iter_mut().for_each(|w| w.result.requests_per_sec = w.result.requests_per_sec.round());
+    let results = BenchResults::new(
+        workloads,
+        ceiling,
+        idle_rss,
+        peak_rss,
+        time_to_first_200,
+        image,
+        CONNECTIONS,
+        POOL_SIZE,
+        duration,
+    );
+    let json_path = repo_root().join("bench/results.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json!(results))? + "\n")?;
+    report::update_readme(&repo_root().join("bench/README.md"), &results.to_markdown())?;
+    println!("\n{}", results.to_markdown());
+    println!("written: {} and bench/README.md", json_path.display());
+    Ok(())
+}
+
+fn pg_bin_dir() -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|dir| dir.join("pgbench").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop().context("pgbench not found under /usr/lib/postgresql (install postgresql-15)")
+}
