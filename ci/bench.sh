@@ -3,6 +3,7 @@
 # benchmark or the soak run (bench/src/main.rs). Needs wrk and the PostgreSQL 15 server binaries
 # (ci/tools.sh installs them).
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 bash ci/tools.sh

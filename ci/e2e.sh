@@ -3,7 +3,9 @@
 # Writes target/e2e/conformance.md, and target/e2e/bundle/ when a check fails.
 # Without the cluster it fails at once; it never reports success having checked nothing.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=ci/kind.sh
 source "$REPO_ROOT/ci/kind.sh"
 [ -f "$TOOLS_DIR/env" ] && use_tools
 require_kind_tools

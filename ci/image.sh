@@ -9,6 +9,7 @@
 #   auto    (default) public if the registry answers, else local
 # IMAGE (default todo-chatbot-backend) and TAG (default: the git revision) name the result.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 command -v docker >/dev/null || die "docker is not installed (https://docs.docker.com/engine/install/)"
@@ -44,6 +45,7 @@ local_builder() {
   name="todo-chatbot-local/rust-builder:$version"
   if ! docker image inspect "$name" >/dev/null 2>&1; then
     log "making $name (Debian $DEBIAN_SUITE, gcc, Rust $version from $sysroot)"
+    # shellcheck disable=SC2016 # "$1" in a hook is the chroot, expanded by mmdebstrap
     mmdebstrap --quiet --variant=minbase --include=gcc,libc6-dev,ca-certificates \
       --customize-hook='mkdir -p "$1/usr/local/rust"' \
       --customize-hook="copy-in $sysroot/bin $sysroot/lib /usr/local/rust" \
@@ -63,6 +65,7 @@ local_postgres() {
   local name="todo-chatbot-local/postgres:$POSTGRES_MAJOR-$DEBIAN_SUITE"
   if ! docker image inspect "$name" >/dev/null 2>&1; then
     log "making $name"
+    # shellcheck disable=SC2016 # "$1" in a hook is the chroot, expanded by mmdebstrap
     mmdebstrap --quiet --variant=minbase --include="postgresql-$POSTGRES_MAJOR" \
       --customize-hook="copy-in $REPO_ROOT/ci/images/postgres-entrypoint.sh /usr/local/bin" \
       --customize-hook='chroot "$1" install -d -o postgres -g postgres /var/lib/postgresql/data' \

@@ -3,7 +3,9 @@
 # Idempotent: creates the cluster only if absent; re-running after a code change builds a new
 # image tag (the commit, plus a hash of uncommitted changes) and rolls the pods to it.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=ci/kind.sh
 source "$REPO_ROOT/ci/kind.sh"
 [ -f "$TOOLS_DIR/env" ] && use_tools
 require_kind_tools

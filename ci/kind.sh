@@ -3,6 +3,7 @@
 
 CLUSTER=${KIND_CLUSTER_NAME:-todo-chatbot}
 NAMESPACE=${NAMESPACE:-todo-chatbot}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 RELEASE=todo-chatbot
 
 # Fails naming every missing tool and where to get it.

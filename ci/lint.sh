@@ -4,6 +4,7 @@
 # GitHub's schema, and cargo deny. Offline except the RustSec advisory check, which runs only
 # with LINT_ONLINE=1 (CI sets it) because it downloads the advisory database.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 

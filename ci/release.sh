@@ -8,6 +8,7 @@
 #   RELEASE_VERSION     the tag, vX.Y.Z
 #   REGISTRY_USERNAME / REGISTRY_PASSWORD  for `helm registry login`
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 

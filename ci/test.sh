@@ -7,6 +7,7 @@
 #   ci/test.sh charts       chart tests (Helm 3 and 4), lint, schema validation, security scan
 #   ci/test.sh monitoring   promtool checks and the live dashboard check
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 

@@ -8,6 +8,7 @@
 #   - a Python venv with checkov, kubernetes-validate and check-jsonschema
 # Writes .tools/env, which ci/ scripts source. Safe to re-run: installed pieces are skipped.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$TOOLS_DIR/bin"

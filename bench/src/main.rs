@@ -26,7 +26,10 @@ const POOL_SIZE: u32 = 10;
 const CONNECTIONS: u32 = 64;
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn main() -> Result<()> {
@@ -54,7 +57,8 @@ pub async fn setup(binary: &Path) -> Result<Setup> {
     })?;
     let database_url = testkit::postgres::create_database(&server.url("postgres")).await?;
     drop(Service::start(binary, &database_url)?);
-    let (client, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
+    let (client, connection) =
+        tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     for (user, count) in [("bench", 1_000), ("bench-large", 100_000)] {
         client
@@ -70,7 +74,10 @@ pub async fn setup(binary: &Path) -> Result<Setup> {
     }
     client.batch_execute("VACUUM ANALYZE").await?;
     let row = client
-        .query_one("SELECT id::text FROM tasks WHERE user_id = 'bench' LIMIT 1", &[])
+        .query_one(
+            "SELECT id::text FROM tasks WHERE user_id = 'bench' LIMIT 1",
+            &[],
+        )
         .await?;
     Ok(Setup {
         server,
@@ -82,13 +89,19 @@ pub async fn setup(binary: &Path) -> Result<Setup> {
 fn binary() -> Result<PathBuf> {
     let binary = repo_root().join("target/release/backend");
     if !binary.exists() {
-        bail!("{} missing: run `cargo build --release -p backend` (make bench does)", binary.display());
+        bail!(
+            "{} missing: run `cargo build --release -p backend` (make bench does)",
+            binary.display()
+        );
     }
     Ok(binary)
 }
 
 fn seconds() -> u64 {
-    std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
+    std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
 }
 
 async fn bench() -> Result<()> {
@@ -97,35 +110,74 @@ async fn bench() -> Result<()> {
     let service = Service::start(&binary, &setup.database_url)?;
     let (idle_rss, _) = service.memory()?;
     let duration = Duration::from_secs(seconds());
-    let auth = format!("Authorization: Bearer {}", testkit::jwt::mint(SECRET, "bench", 3600));
-    let large_auth = format!("Authorization: Bearer {}", testkit::jwt::mint(SECRET, "bench-large", 3600));
-    let writer_auth = format!("Authorization: Bearer {}", testkit::jwt::mint(SECRET, "bench-writer", 3600));
+    let auth = format!(
+        "Authorization: Bearer {}",
+        testkit::jwt::mint(SECRET, "bench", 3600)
+    );
+    let large_auth = format!(
+        "Authorization: Bearer {}",
+        testkit::jwt::mint(SECRET, "bench-large", 3600)
+    );
+    let writer_auth = format!(
+        "Authorization: Bearer {}",
+        testkit::jwt::mint(SECRET, "bench-writer", 3600)
+    );
     let post_script = std::env::temp_dir().join("bench-post.lua");
     std::fs::write(
         &post_script,
         "wrk.method = \"POST\"\nwrk.body = '{\"title\": \"benchmark task\"}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
     )?;
 
-    let run = |name: &str, path: &str, header: Option<&str>, script: Option<&Path>| -> Result<Workload> {
-        println!("load: {name} ({CONNECTIONS} connections, {}s)", duration.as_secs());
-        let result = wrk::run(&wrk::Load {
-            url: &format!("{}{path}", service.base),
-            connections: CONNECTIONS,
-            threads: 2,
-            duration,
-            headers: header.map(str::to_owned).into_iter().collect(),
-            script,
-        })?;
-        println!("  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors", result.requests_per_sec, result.p50_ms, result.p99_ms, result.errors);
-        Ok(Workload { name: name.to_owned(), result })
-    };
+    let run =
+        |name: &str, path: &str, header: Option<&str>, script: Option<&Path>| -> Result<Workload> {
+            println!(
+                "load: {name} ({CONNECTIONS} connections, {}s)",
+                duration.as_secs()
+            );
+            let result = wrk::run(&wrk::Load {
+                url: &format!("{}{path}", service.base),
+                connections: CONNECTIONS,
+                threads: 2,
+                duration,
+                headers: header.map(str::to_owned).into_iter().collect(),
+                script,
+            })?;
+            println!(
+                "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                result.requests_per_sec, result.p50_ms, result.p99_ms, result.errors
+            );
+            Ok(Workload {
+                name: name.to_owned(),
+                result,
+            })
+        };
 
     let mut workloads = vec![
         run("health", "/api/health", None, None)?,
-        run("get by id", &format!("/api/tasks/{}", setup.task_id), Some(&auth), None)?,
-        run("list, limit 20 (1k tasks)", "/api/tasks?limit=20", Some(&auth), None)?,
-        run("list, limit 20 (100k tasks)", "/api/tasks?limit=20", Some(&large_auth), None)?,
-        run("create", "/api/tasks", Some(&writer_auth), Some(&post_script))?,
+        run(
+            "get by id",
+            &format!("/api/tasks/{}", setup.task_id),
+            Some(&auth),
+            None,
+        )?,
+        run(
+            "list, limit 20 (1k tasks)",
+            "/api/tasks?limit=20",
+            Some(&auth),
+            None,
+        )?,
+        run(
+            "list, limit 20 (100k tasks)",
+            "/api/tasks?limit=20",
+            Some(&large_auth),
+            None,
+        )?,
+        run(
+            "create",
+            "/api/tasks",
+            Some(&writer_auth),
+            Some(&post_script),
+        )?,
     ];
     let (_, peak_rss) = service.memory()?;
 
@@ -146,7 +198,9 @@ async fn bench() -> Result<()> {
     drop(service);
 
     let image = report::image_facts(&repo_root(), &setup)?;
-    workloads.iter_mut().for_each(|w| w.result.requests_per_sec = w.result.requests_per_sec.round());
+    workloads
+        .iter_mut()
+        .for_each(|w| w.result.requests_per_sec = w.result.requests_per_sec.round());
     let results = BenchResults::new(
         workloads,
         ceiling,
@@ -159,7 +213,10 @@ async fn bench() -> Result<()> {
         duration,
     );
     let json_path = repo_root().join("bench/results.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&json!(results))? + "\n")?;
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&json!(results))? + "\n",
+    )?;
     report::update_readme(&repo_root().join("bench/README.md"), &results.to_markdown())?;
     println!("\n{}", results.to_markdown());
     println!("written: {} and bench/README.md", json_path.display());
@@ -172,5 +229,6 @@ fn pg_bin_dir() -> Result<PathBuf> {
         .filter(|dir| dir.join("pgbench").exists())
         .collect();
     dirs.sort();
-    dirs.pop().context("pgbench not found under /usr/lib/postgresql (install postgresql-15)")
+    dirs.pop()
+        .context("pgbench not found under /usr/lib/postgresql (install postgresql-15)")
 }

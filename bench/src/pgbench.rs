@@ -32,7 +32,10 @@ pub fn run(
     command.arg(url);
     let output = command.output().context("running pgbench")?;
     if !output.status.success() {
-        bail!("pgbench failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     parse_tps(&String::from_utf8_lossy(&output.stdout))
 }

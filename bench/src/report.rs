@@ -109,15 +109,29 @@ impl BenchResults {
         );
         let idle = self.idle_rss_bytes as f64 / MIB;
         let peak = self.peak_rss_bytes as f64 / MIB;
-        let _ = writeln!(out, "| idle RSS | {idle:.1} MiB | under 15 MiB | {} |", mark(idle < 15.0));
-        let _ = writeln!(out, "| peak RSS at {} connections | {peak:.1} MiB | under 40 MiB | {} |", self.connections, mark(peak < 40.0));
+        let _ = writeln!(
+            out,
+            "| idle RSS | {idle:.1} MiB | under 15 MiB | {} |",
+            mark(idle < 15.0)
+        );
+        let _ = writeln!(
+            out,
+            "| peak RSS at {} connections | {peak:.1} MiB | under 40 MiB | {} |",
+            self.connections,
+            mark(peak < 40.0)
+        );
         let _ = writeln!(
             out,
             "| start to first 200 on /api/health | {:.0} ms | under 100 ms | {} |",
             self.time_to_first_200_ms,
             mark(self.time_to_first_200_ms < 100.0)
         );
-        let _ = writeln!(out, "| non-2xx responses, all workloads | {} | 0 | {} |", self.errors(), mark(self.errors() == 0));
+        let _ = writeln!(
+            out,
+            "| non-2xx responses, all workloads | {} | 0 | {} |",
+            self.errors(),
+            mark(self.errors() == 0)
+        );
         let _ = writeln!(
             out,
             "| list cost, 100k vs 1k tasks of one user | {:.2}x | within 2x | {} |",
@@ -126,18 +140,34 @@ impl BenchResults {
         );
         match (&self.image.size_bytes, &self.image.container_idle_memory) {
             (Some(size), memory) => {
-                let _ = writeln!(out, "| image size | {:.1} MiB | (recorded) | |", *size as f64 / MIB);
-                let _ = writeln!(out, "| container idle memory (docker stats: anonymous memory, without the mapped binary that idle RSS counts) | {} | (recorded) | |", memory.as_deref().unwrap_or("not measured"));
+                let _ = writeln!(
+                    out,
+                    "| image size | {:.1} MiB | (recorded) | |",
+                    *size as f64 / MIB
+                );
+                let _ = writeln!(
+                    out,
+                    "| container idle memory (docker stats: anonymous memory, without the mapped binary that idle RSS counts) | {} | (recorded) | |",
+                    memory.as_deref().unwrap_or("not measured")
+                );
             }
             _ => {
-                let _ = writeln!(out, "| image | {} | (recorded) | |", self.image.note.as_deref().unwrap_or("not measured"));
+                let _ = writeln!(
+                    out,
+                    "| image | {} | (recorded) | |",
+                    self.image.note.as_deref().unwrap_or("not measured")
+                );
             }
         }
         let _ = writeln!(out, "\n| Workload | req/s | p50 | p99 | non-2xx |");
         let _ = writeln!(out, "|---|---|---|---|---|");
         for workload in &self.workloads {
             let r = &workload.result;
-            let _ = writeln!(out, "| {} | {:.0} | {:.2} ms | {:.2} ms | {} |", workload.name, r.requests_per_sec, r.p50_ms, r.p99_ms, r.errors);
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+                workload.name, r.requests_per_sec, r.p50_ms, r.p99_ms, r.errors
+            );
         }
         out
     }
@@ -147,9 +177,19 @@ impl BenchResults {
 pub fn replace_section(document: &str, marker: &str, content: &str) -> Result<String> {
     let start = format!("<!-- {marker}:start -->");
     let end = format!("<!-- {marker}:end -->");
-    let from = document.find(&start).with_context(|| format!("no {start} marker"))? + start.len();
-    let to = document.find(&end).with_context(|| format!("no {end} marker"))?;
-    Ok(format!("{}\n{}\n{}", &document[..from], content.trim_end(), &document[to..]))
+    let from = document
+        .find(&start)
+        .with_context(|| format!("no {start} marker"))?
+        + start.len();
+    let to = document
+        .find(&end)
+        .with_context(|| format!("no {end} marker"))?;
+    Ok(format!(
+        "{}\n{}\n{}",
+        &document[..from],
+        content.trim_end(),
+        &document[to..]
+    ))
 }
 
 pub fn update_readme(path: &Path, table: &str) -> Result<()> {
@@ -175,10 +215,15 @@ pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split(':').nth(1)))
+        .find_map(|line| {
+            line.strip_prefix("model name")
+                .and_then(|rest| rest.split(':').nth(1))
+        })
         .map(str::trim)
         .unwrap_or("unknown CPU");
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let memory_kib: u64 = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
@@ -195,7 +240,11 @@ pub fn machine() -> String {
 /// Image size and the idle memory of the image running against the benchmark's database.
 pub fn image_facts(root: &Path, setup: &Setup) -> Result<ImageFacts> {
     let env = std::fs::read_to_string(root.join("target/images.env")).unwrap_or_default();
-    let Some(image) = env.lines().find_map(|l| l.strip_prefix("BACKEND_IMAGE=")).map(str::to_owned) else {
+    let Some(image) = env
+        .lines()
+        .find_map(|l| l.strip_prefix("BACKEND_IMAGE="))
+        .map(str::to_owned)
+    else {
         return Ok(ImageFacts {
             image: None,
             size_bytes: None,
@@ -203,26 +252,60 @@ pub fn image_facts(root: &Path, setup: &Setup) -> Result<ImageFacts> {
             note: Some("no image built (make image)".into()),
         });
     };
-    let size = command_output("docker", &["image", "inspect", "--format", "{{.Size}}", &image]).parse().ok();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let size = command_output(
+        "docker",
+        &["image", "inspect", "--format", "{{.Size}}", &image],
+    )
+    .parse()
+    .ok();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let name = format!("bench-idle-{}", std::process::id());
     let started = Command::new("docker")
-        .args(["run", "--detach", "--rm", "--name", &name, "--network", "host", "--read-only"])
+        .args([
+            "run",
+            "--detach",
+            "--rm",
+            "--name",
+            &name,
+            "--network",
+            "host",
+            "--read-only",
+        ])
         .args(["--env", &format!("DATABASE_URL={}", setup.database_url)])
-        .args(["--env", &format!("BETTER_AUTH_SECRET={}", crate::service::SECRET)])
-        .args(["--env", &format!("PORT={port}"), "--env", "LOG_LEVEL=warn", &image])
+        .args([
+            "--env",
+            &format!("BETTER_AUTH_SECRET={}", crate::service::SECRET),
+        ])
+        .args([
+            "--env",
+            &format!("PORT={port}"),
+            "--env",
+            "LOG_LEVEL=warn",
+            &image,
+        ])
         .output()?;
     let memory = if started.status.success() {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::time::Instant::now() < deadline
-            && !std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
         {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = Command::new("docker")
-            .args(["exec", &name, "/usr/local/bin/backend", "healthcheck", &format!("http://127.0.0.1:{port}/api/health")])
+            .args([
+                "exec",
+                &name,
+                "/usr/local/bin/backend",
+                "healthcheck",
+                &format!("http://127.0.0.1:{port}/api/health"),
+            ])
             .output();
-        let usage = command_output("docker", &["stats", "--no-stream", "--format", "{{.MemUsage}}", &name]);
+        let usage = command_output(
+            "docker",
+            &["stats", "--no-stream", "--format", "{{.MemUsage}}", &name],
+        );
         let _ = Command::new("docker").args(["stop", &name]).output();
         Some(usage.split('/').next().unwrap_or("").trim().to_owned())
     } else {
@@ -232,7 +315,8 @@ pub fn image_facts(root: &Path, setup: &Setup) -> Result<ImageFacts> {
         image: Some(image),
         size_bytes: size,
         container_idle_memory: memory,
-        note: (!started.status.success()).then(|| String::from_utf8_lossy(&started.stderr).trim().to_owned()),
+        note: (!started.status.success())
+            .then(|| String::from_utf8_lossy(&started.stderr).trim().to_owned()),
     })
 }
 
@@ -244,7 +328,10 @@ mod tests {
     fn only_the_marked_section_is_replaced() {
         let document = "# Title\n<!-- results:start -->\nold\n<!-- results:end -->\ntail\n";
         let updated = replace_section(document, "results", "| new |\n").unwrap();
-        assert_eq!(updated, "# Title\n<!-- results:start -->\n| new |\n<!-- results:end -->\ntail\n");
+        assert_eq!(
+            updated,
+            "# Title\n<!-- results:start -->\n| new |\n<!-- results:end -->\ntail\n"
+        );
         assert!(replace_section("no markers", "results", "x").is_err());
     }
 }

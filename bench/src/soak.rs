@@ -33,9 +33,13 @@ struct SoakResults {
 }
 
 pub async fn run() -> Result<()> {
-    let minutes: u64 = std::env::var("SOAK_MINUTES").ok().and_then(|m| m.parse().ok()).unwrap_or(10);
+    let minutes: u64 = std::env::var("SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(10);
     let results: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("bench/results.json")).context("bench/results.json: run `make bench` first")?,
+        &std::fs::read_to_string(repo_root().join("bench/results.json"))
+            .context("bench/results.json: run `make bench` first")?,
     )?;
     let peak = results["workloads"]
         .as_array()
@@ -47,7 +51,9 @@ pub async fn run() -> Result<()> {
     let binary = binary()?;
     let setup = setup(&binary).await?;
     let service = Service::start(&binary, &setup.database_url)?;
-    println!("soak: {minutes} min at {rate:.0} req/s (half of {peak:.0}), 60% get, 30% list, 10% create");
+    println!(
+        "soak: {minutes} min at {rate:.0} req/s (half of {peak:.0}), 60% get, 30% list, 10% create"
+    );
 
     let requests = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -57,7 +63,12 @@ pub async fn run() -> Result<()> {
     let period = Duration::from_secs_f64(WORKERS as f64 / rate);
     let workers: Vec<_> = (0..WORKERS)
         .map(|worker| {
-            let (client, token, requests, errors) = (client.clone(), token.clone(), requests.clone(), errors.clone());
+            let (client, token, requests, errors) = (
+                client.clone(),
+                token.clone(),
+                requests.clone(),
+                errors.clone(),
+            );
             let (base, task) = (service.base.clone(), setup.task_id.clone());
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(period);
@@ -67,11 +78,17 @@ pub async fn run() -> Result<()> {
                     ticker.tick().await;
                     n += 1;
                     let request = match n % 10 {
-                        0 => client.post(format!("{base}/api/tasks")).json(&serde_json::json!({"title": "soak"})),
+                        0 => client
+                            .post(format!("{base}/api/tasks"))
+                            .json(&serde_json::json!({"title": "soak"})),
                         1..=3 => client.get(format!("{base}/api/tasks?limit=20")),
                         _ => client.get(format!("{base}/api/tasks/{task}")),
                     };
-                    let ok = request.bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success());
+                    let ok = request
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
                     requests.fetch_add(1, Ordering::Relaxed);
                     if !ok {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -92,7 +109,12 @@ pub async fn run() -> Result<()> {
         if after_warm_up.is_none() && started.elapsed() >= WARM_UP {
             after_warm_up = Some(rss);
         }
-        println!("  {elapsed:>4}s  RSS {:.1} MiB  {} requests, {} errors", rss as f64 / 1048576.0, requests.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
+        println!(
+            "  {elapsed:>4}s  RSS {:.1} MiB  {} requests, {} errors",
+            rss as f64 / 1048576.0,
+            requests.load(Ordering::Relaxed),
+            errors.load(Ordering::Relaxed)
+        );
     }
     for worker in workers {
         worker.await?;
@@ -112,7 +134,10 @@ pub async fn run() -> Result<()> {
         peak_rss_bytes: peak_rss,
         samples,
     };
-    std::fs::write(repo_root().join("bench/soak.json"), serde_json::to_string_pretty(&soak)? + "\n")?;
+    std::fs::write(
+        repo_root().join("bench/soak.json"),
+        serde_json::to_string_pretty(&soak)? + "\n",
+    )?;
     let table = format!(
         "Measured on {}.\n\n| Measure | Result | Goal | Met |\n|---|---|---|---|\n\
          | duration | {} min at {:.0} req/s (target {:.0}) | 10 min at half the get-by-id peak | |\n\
@@ -125,7 +150,11 @@ pub async fn run() -> Result<()> {
         base as f64 / 1048576.0,
         end as f64 / 1048576.0,
         soak.rss_growth_percent,
-        if soak.rss_growth_percent < 5.0 { "yes" } else { "**no**" },
+        if soak.rss_growth_percent < 5.0 {
+            "yes"
+        } else {
+            "**no**"
+        },
         soak.errors,
         soak.requests,
         if soak.errors == 0 { "yes" } else { "**no**" },

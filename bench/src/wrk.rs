@@ -41,7 +41,9 @@ pub fn run(load: &Load) -> Result<LoadResult> {
         command.arg("--script").arg(script);
     }
     command.arg(load.url);
-    let output = command.output().context("running wrk (apt-get install wrk, or run ci/tools.sh)")?;
+    let output = command
+        .output()
+        .context("running wrk (apt-get install wrk, or run ci/tools.sh)")?;
     if !output.status.success() {
         bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
     }
@@ -65,9 +67,14 @@ pub fn parse(report: &str) -> Result<LoadResult> {
             ["50%", value] => result.p50_ms = millis(value)?,
             ["99%", value] => result.p99_ms = millis(value)?,
             [count, "requests", "in", ..] => result.requests = count.parse()?,
-            ["Non-2xx", "or", "3xx", "responses:", count] => result.errors += count.parse::<u64>()?,
+            ["Non-2xx", "or", "3xx", "responses:", count] => {
+                result.errors += count.parse::<u64>()?
+            }
             ["Socket", "errors:", rest @ ..] => {
-                for value in rest.iter().filter_map(|v| v.trim_end_matches(',').parse::<u64>().ok()) {
+                for value in rest
+                    .iter()
+                    .filter_map(|v| v.trim_end_matches(',').parse::<u64>().ok())
+                {
                     result.errors += value;
                 }
             }
@@ -81,7 +88,11 @@ pub fn parse(report: &str) -> Result<LoadResult> {
 }
 
 fn millis(value: &str) -> Result<f64> {
-    let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(value.len()));
+    let (number, unit) = value.split_at(
+        value
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(value.len()),
+    );
     let number: f64 = number.parse()?;
     Ok(match unit {
         "us" => number / 1000.0,

@@ -26,28 +26,70 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
     let helm = std::env::var("HELM").unwrap_or_else(|_| "helm".into());
     let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
     let mut list = vec![
-        capture("helm-status.txt", &helm, &["status", release, "-n", namespace]),
-        capture("helm-history.txt", &helm, &["history", release, "-n", namespace]),
-        capture("helm-values.yaml", &helm, &["get", "values", release, "-n", namespace, "--all"]),
+        capture(
+            "helm-status.txt",
+            &helm,
+            &["status", release, "-n", namespace],
+        ),
+        capture(
+            "helm-history.txt",
+            &helm,
+            &["history", release, "-n", namespace],
+        ),
+        capture(
+            "helm-values.yaml",
+            &helm,
+            &["get", "values", release, "-n", namespace, "--all"],
+        ),
         capture(
             "resources.txt",
             &kubectl,
-            &["get", "all,configmaps,endpointslices,pvc,networkpolicies,poddisruptionbudgets,hpa", "-n", namespace, "-o", "wide"],
+            &[
+                "get",
+                "all,configmaps,endpointslices,pvc,networkpolicies,poddisruptionbudgets,hpa",
+                "-n",
+                namespace,
+                "-o",
+                "wide",
+            ],
         ),
-        capture("events.txt", &kubectl, &["get", "events", "-n", namespace, "--sort-by=.lastTimestamp"]),
+        capture(
+            "events.txt",
+            &kubectl,
+            &["get", "events", "-n", namespace, "--sort-by=.lastTimestamp"],
+        ),
         capture("nodes.txt", &kubectl, &["describe", "nodes"]),
     ];
     for pod in pods {
-        list.push(capture(format!("pod-{pod}-describe.txt"), &kubectl, &["describe", "pod", pod, "-n", namespace]));
+        list.push(capture(
+            format!("pod-{pod}-describe.txt"),
+            &kubectl,
+            &["describe", "pod", pod, "-n", namespace],
+        ));
         list.push(capture(
             format!("pod-{pod}-logs.txt"),
             &kubectl,
-            &["logs", pod, "-n", namespace, "--all-containers", "--timestamps"],
+            &[
+                "logs",
+                pod,
+                "-n",
+                namespace,
+                "--all-containers",
+                "--timestamps",
+            ],
         ));
         list.push(capture(
             format!("pod-{pod}-previous-logs.txt"),
             &kubectl,
-            &["logs", pod, "-n", namespace, "--all-containers", "--timestamps", "--previous"],
+            &[
+                "logs",
+                pod,
+                "-n",
+                namespace,
+                "--all-containers",
+                "--timestamps",
+                "--previous",
+            ],
         ));
     }
     list
@@ -66,7 +108,11 @@ pub fn collect(dir: &Path, captures: &[Capture]) -> std::io::Result<PathBuf> {
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             ),
-            Err(error) => format!("$ {} {}\ncould not run: {error}\n", item.program, item.args.join(" ")),
+            Err(error) => format!(
+                "$ {} {}\ncould not run: {error}\n",
+                item.program,
+                item.args.join(" ")
+            ),
         };
         fs::write(dir.join(&item.file), text)?;
     }
@@ -83,12 +129,21 @@ mod tests {
         let list = captures("ns", "rel", &pods);
         for pod in &pods {
             for suffix in ["describe.txt", "logs.txt", "previous-logs.txt"] {
-                assert!(list.iter().any(|c| c.file == format!("pod-{pod}-{suffix}")), "{pod} {suffix}");
+                assert!(
+                    list.iter().any(|c| c.file == format!("pod-{pod}-{suffix}")),
+                    "{pod} {suffix}"
+                );
             }
         }
-        assert!(list.iter().any(|c| c.file == "helm-history.txt" && c.args.contains(&"rel".to_owned())));
+        assert!(
+            list.iter()
+                .any(|c| c.file == "helm-history.txt" && c.args.contains(&"rel".to_owned()))
+        );
         assert!(list.iter().any(|c| c.file == "events.txt"));
-        let previous = list.iter().find(|c| c.file == "pod-backend-a-previous-logs.txt").unwrap();
+        let previous = list
+            .iter()
+            .find(|c| c.file == "pod-backend-a-previous-logs.txt")
+            .unwrap();
         assert!(previous.args.contains(&"--previous".to_owned()));
     }
 
@@ -103,7 +158,10 @@ mod tests {
         let missing = fs::read_to_string(dir.join("missing.txt")).unwrap();
         assert!(missing.contains("could not run"), "{missing}");
         let echo = fs::read_to_string(dir.join("echo.txt")).unwrap();
-        assert!(echo.contains("$ echo hello") && echo.contains("hello\n"), "{echo}");
+        assert!(
+            echo.contains("$ echo hello") && echo.contains("hello\n"),
+            "{echo}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }

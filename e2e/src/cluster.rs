@@ -66,7 +66,9 @@ impl Cluster {
             .context("no kubeconfig or cluster (run `make kind-up` first)")?;
         tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
             .await
-            .map_err(|_| anyhow!("the API server did not answer within 10 s (run `make kind-up` first)"))?
+            .map_err(|_| {
+                anyhow!("the API server did not answer within 10 s (run `make kind-up` first)")
+            })?
             .context("the API server refused the version request")?;
         Ok(Cluster {
             client,
@@ -82,26 +84,48 @@ impl Cluster {
     }
 
     pub async fn deployment(&self, name: &str) -> Result<Deployment> {
-        self.api::<Deployment>().get(name).await.with_context(|| format!("Deployment {name}"))
+        self.api::<Deployment>()
+            .get(name)
+            .await
+            .with_context(|| format!("Deployment {name}"))
     }
 
     /// Waits (watching, not polling) until `name` has rolled out to `replicas`, then until its
     /// Service has exactly that many ready endpoints.
-    pub async fn wait_for_rollout(&self, name: &str, replicas: i32, timeout: Duration) -> Result<Deployment> {
-        let condition = move |deployment: Option<&Deployment>| deployment.is_some_and(|d| is_rolled_out(d, replicas));
-        let deployment = tokio::time::timeout(timeout, await_condition(self.api(), name, condition))
-            .await
-            .map_err(|_| anyhow!("Deployment {name} not rolled out to {replicas} within {timeout:?}"))??
-            .ok_or_else(|| anyhow!("Deployment {name} was deleted"))?;
-        self.wait_for_ready_endpoints(name, replicas as usize, timeout).await?;
+    pub async fn wait_for_rollout(
+        &self,
+        name: &str,
+        replicas: i32,
+        timeout: Duration,
+    ) -> Result<Deployment> {
+        let condition = move |deployment: Option<&Deployment>| {
+            deployment.is_some_and(|d| is_rolled_out(d, replicas))
+        };
+        let deployment =
+            tokio::time::timeout(timeout, await_condition(self.api(), name, condition))
+                .await
+                .map_err(|_| {
+                    anyhow!("Deployment {name} not rolled out to {replicas} within {timeout:?}")
+                })??
+                .ok_or_else(|| anyhow!("Deployment {name} was deleted"))?;
+        self.wait_for_ready_endpoints(name, replicas as usize, timeout)
+            .await?;
         Ok(deployment)
     }
 
-    pub async fn wait_for_statefulset(&self, name: &str, replicas: i32, timeout: Duration) -> Result<()> {
-        let condition = move |set: Option<&StatefulSet>| set.is_some_and(|s| is_statefulset_at(s, replicas));
+    pub async fn wait_for_statefulset(
+        &self,
+        name: &str,
+        replicas: i32,
+        timeout: Duration,
+    ) -> Result<()> {
+        let condition =
+            move |set: Option<&StatefulSet>| set.is_some_and(|s| is_statefulset_at(s, replicas));
         tokio::time::timeout(timeout, await_condition(self.api(), name, condition))
             .await
-            .map_err(|_| anyhow!("StatefulSet {name} not at {replicas} ready within {timeout:?}"))??;
+            .map_err(|_| {
+                anyhow!("StatefulSet {name} not at {replicas} ready within {timeout:?}")
+            })??;
         Ok(())
     }
 
@@ -113,7 +137,12 @@ impl Cluster {
         Ok(ready_addresses(&slices.items))
     }
 
-    pub async fn wait_for_ready_endpoints(&self, service: &str, count: usize, timeout: Duration) -> Result<()> {
+    pub async fn wait_for_ready_endpoints(
+        &self,
+        service: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<()> {
         testkit::wait::until(
             &format!("Service {service} to have {count} ready endpoints"),
             timeout,
@@ -124,7 +153,11 @@ impl Cluster {
     }
 
     pub async fn pods(&self, selector: &str) -> Result<Vec<Pod>> {
-        Ok(self.api::<Pod>().list(&ListParams::default().labels(selector)).await?.items)
+        Ok(self
+            .api::<Pod>()
+            .list(&ListParams::default().labels(selector))
+            .await?
+            .items)
     }
 
     pub async fn logs(&self, pod: &str) -> Result<String> {
@@ -133,7 +166,11 @@ impl Cluster {
 
     /// A key of a Secret, decoded.
     pub async fn secret_value(&self, name: &str, key: &str) -> Result<String> {
-        let secret = self.api::<Secret>().get(name).await.with_context(|| format!("Secret {name}"))?;
+        let secret = self
+            .api::<Secret>()
+            .get(name)
+            .await
+            .with_context(|| format!("Secret {name}"))?;
         let bytes = secret
             .data
             .as_ref()
@@ -176,7 +213,10 @@ impl Cluster {
             .args(command)
             .output()?;
         if !output.status.success() {
-            bail!("kubectl exec {pod}: {}", String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "kubectl exec {pod}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         Ok(String::from_utf8(output.stdout)?)
     }
@@ -200,7 +240,13 @@ mod tests {
         }
     }
 
-    fn status(observed: i64, replicas: i32, updated: i32, ready: i32, available: i32) -> DeploymentStatus {
+    fn status(
+        observed: i64,
+        replicas: i32,
+        updated: i32,
+        ready: i32,
+        available: i32,
+    ) -> DeploymentStatus {
         DeploymentStatus {
             observed_generation: Some(observed),
             replicas: Some(replicas),
@@ -214,11 +260,26 @@ mod tests {
     #[test]
     fn rollout_is_complete_only_when_every_count_agrees() {
         assert!(is_rolled_out(&deployment(3, status(3, 2, 2, 2, 2)), 2));
-        assert!(!is_rolled_out(&deployment(4, status(3, 2, 2, 2, 2)), 2), "stale status");
-        assert!(!is_rolled_out(&deployment(3, status(3, 3, 2, 3, 3)), 2), "surge pod still there");
-        assert!(!is_rolled_out(&deployment(3, status(3, 2, 1, 2, 2)), 2), "old pod not replaced");
-        assert!(!is_rolled_out(&deployment(3, status(3, 2, 2, 1, 1)), 2), "not ready");
-        assert!(!is_rolled_out(&deployment(3, status(3, 4, 4, 4, 4)), 2), "wrong replica count");
+        assert!(
+            !is_rolled_out(&deployment(4, status(3, 2, 2, 2, 2)), 2),
+            "stale status"
+        );
+        assert!(
+            !is_rolled_out(&deployment(3, status(3, 3, 2, 3, 3)), 2),
+            "surge pod still there"
+        );
+        assert!(
+            !is_rolled_out(&deployment(3, status(3, 2, 1, 2, 2)), 2),
+            "old pod not replaced"
+        );
+        assert!(
+            !is_rolled_out(&deployment(3, status(3, 2, 2, 1, 1)), 2),
+            "not ready"
+        );
+        assert!(
+            !is_rolled_out(&deployment(3, status(3, 4, 4, 4, 4)), 2),
+            "wrong replica count"
+        );
         assert!(!is_rolled_out(&Deployment::default(), 2), "no status yet");
     }
 
@@ -236,7 +297,12 @@ mod tests {
     #[test]
     fn only_ready_endpoints_count() {
         let slice = EndpointSlice {
-            endpoints: vec![endpoint(1, Some(true)), endpoint(1, Some(false)), endpoint(1, None), endpoint(1, Some(true))],
+            endpoints: vec![
+                endpoint(1, Some(true)),
+                endpoint(1, Some(false)),
+                endpoint(1, None),
+                endpoint(1, Some(true)),
+            ],
             ..EndpointSlice::default()
         };
         assert_eq!(ready_addresses(&[slice.clone(), slice]), 4);

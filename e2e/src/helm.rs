@@ -68,9 +68,13 @@ impl Render {
     /// The command line, for tests that assert on failures.
     pub fn command(&self) -> Command {
         let mut command = Command::new(helm_binary());
-        command
-            .current_dir(repo_root())
-            .args(["template", RELEASE, "charts/todo-chatbot", "--namespace", NAMESPACE]);
+        command.current_dir(repo_root()).args([
+            "template",
+            RELEASE,
+            "charts/todo-chatbot",
+            "--namespace",
+            NAMESPACE,
+        ]);
         for file in &self.values_files {
             command.arg("--values").arg(file);
         }
@@ -88,10 +92,9 @@ impl Render {
 
     /// Renders and parses the manifests; fails with Helm's own message.
     pub fn run(&self) -> Result<Manifests> {
-        let output = self
-            .command()
-            .output()
-            .with_context(|| format!("running {:?} (set HELM or run ci/tools.sh)", helm_binary()))?;
+        let output = self.command().output().with_context(|| {
+            format!("running {:?} (set HELM or run ci/tools.sh)", helm_binary())
+        })?;
         if !output.status.success() {
             bail!(
                 "helm template failed: {}",

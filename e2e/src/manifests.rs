@@ -15,7 +15,8 @@ impl Manifests {
     pub fn parse(yaml: &str) -> Result<Manifests> {
         let mut objects = Vec::new();
         for document in serde_yaml::Deserializer::from_str(yaml) {
-            let value: Value = serde::Deserialize::deserialize(document).context("rendered YAML")?;
+            let value: Value =
+                serde::Deserialize::deserialize(document).context("rendered YAML")?;
             if !value.is_null() {
                 objects.push(value);
             }
@@ -30,7 +31,10 @@ impl Manifests {
             .map(|object| {
                 (
                     object["kind"].as_str().unwrap_or_default().to_owned(),
-                    object["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                    object["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                 )
             })
             .collect()
@@ -46,15 +50,20 @@ impl Manifests {
     /// The object of type `K` named `name`, if rendered.
     pub fn find<K: Resource + DeserializeOwned>(&self, name: &str) -> Option<K> {
         self.raw(K::KIND, name).map(|object| {
-            serde_json::from_value(object.clone())
-                .unwrap_or_else(|error| panic!("{} {name} does not match its schema: {error}", K::KIND))
+            serde_json::from_value(object.clone()).unwrap_or_else(|error| {
+                panic!("{} {name} does not match its schema: {error}", K::KIND)
+            })
         })
     }
 
     /// The object of type `K` named `name`; panics naming it if it was not rendered.
     pub fn get<K: Resource + DeserializeOwned>(&self, name: &str) -> K {
         self.find(name).unwrap_or_else(|| {
-            panic!("no {} named {name} rendered; rendered: {:?}", K::KIND, self.kinds_and_names())
+            panic!(
+                "no {} named {name} rendered; rendered: {:?}",
+                K::KIND,
+                self.kinds_and_names()
+            )
         })
     }
 
@@ -63,7 +72,9 @@ impl Manifests {
         self.objects
             .iter()
             .filter(|object| object["kind"] == K::KIND && object["apiVersion"] == K::API_VERSION)
-            .map(|object| serde_json::from_value(object.clone()).expect("object matches its schema"))
+            .map(|object| {
+                serde_json::from_value(object.clone()).expect("object matches its schema")
+            })
             .collect()
     }
 }

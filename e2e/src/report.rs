@@ -35,11 +35,17 @@ impl Report {
     }
 
     pub fn failed(&self) -> usize {
-        self.results.iter().filter(|r| r.outcome == Outcome::Failed).count()
+        self.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .count()
     }
 
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.outcome == Outcome::Passed).count()
+        self.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Passed)
+            .count()
     }
 
     /// True only if checks ran and none failed or was skipped: an empty report is not a pass.
@@ -113,7 +119,11 @@ mod tests {
     fn markdown_has_one_row_per_check_with_cells_escaped() {
         let mut report = Report::default();
         report.record(result("deployment ready", Outcome::Passed, "READY 2/2"));
-        report.record(result("service", Outcome::Failed, "PORT(S) 8000|30081\nwrong"));
+        report.record(result(
+            "service",
+            Outcome::Failed,
+            "PORT(S) 8000|30081\nwrong",
+        ));
         let markdown = report.to_markdown("Conformance");
         assert!(markdown.contains("1 passed, 1 failed, 0 not run."));
         assert!(markdown.contains("| deployment ready | PASS | READY 2/2 | 1.5s |"));

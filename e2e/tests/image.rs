@@ -28,7 +28,8 @@ struct Images {
 
 /// The images to test, or None (after saying so) when they are not available.
 fn images(test: &str) -> Option<Images> {
-    let from_file = std::fs::read_to_string(e2e::repo_root().join("target/images.env")).unwrap_or_default();
+    let from_file =
+        std::fs::read_to_string(e2e::repo_root().join("target/images.env")).unwrap_or_default();
     let setting = |name: &str| {
         std::env::var(name).ok().or_else(|| {
             from_file
@@ -42,7 +43,9 @@ fn images(test: &str) -> Option<Images> {
             panic!("{test}: no images to test: run `make image` (it writes target/images.env)")
         }
         _ => {
-            eprintln!("SKIPPED {test}: no images built (run `make image`, or `make test` which does)");
+            eprintln!(
+                "SKIPPED {test}: no images built (run `make image`, or `make test` which does)"
+            );
             None
         }
     }
@@ -71,15 +74,28 @@ struct RenderedPod {
 }
 
 fn rendered_pod() -> RenderedPod {
-    let manifests = Render::new().values("values/kind.yaml").run().expect("the chart renders");
+    let manifests = Render::new()
+        .values("values/kind.yaml")
+        .run()
+        .expect("the chart renders");
     let deployment = manifests.get::<Deployment>("todo-chatbot-backend");
     let pod = deployment.spec.unwrap().template.spec.unwrap();
-    let container = pod.containers.iter().find(|c| c.name == "backend").unwrap().clone();
+    let container = pod
+        .containers
+        .iter()
+        .find(|c| c.name == "backend")
+        .unwrap()
+        .clone();
 
     let mut env = BTreeMap::new();
     for source in container.env_from.clone().unwrap_or_default() {
         let reference = source.config_map_ref.expect("envFrom a ConfigMap");
-        env.extend(manifests.get::<ConfigMap>(&reference.name).data.unwrap_or_default());
+        env.extend(
+            manifests
+                .get::<ConfigMap>(&reference.name)
+                .data
+                .unwrap_or_default(),
+        );
     }
     for var in container.env.clone().unwrap_or_default() {
         let value = match (var.value, var.value_from) {
@@ -96,14 +112,24 @@ fn rendered_pod() -> RenderedPod {
 
     let pod_context = pod.security_context.clone().unwrap_or_default();
     let container_context = container.security_context.clone().unwrap_or_default();
-    let uid = container_context.run_as_user.or(pod_context.run_as_user).expect("a UID");
-    let gid = container_context.run_as_group.or(pod_context.run_as_group).unwrap_or(uid);
+    let uid = container_context
+        .run_as_user
+        .or(pod_context.run_as_user)
+        .expect("a UID");
+    let gid = container_context
+        .run_as_group
+        .or(pod_context.run_as_group)
+        .unwrap_or(uid);
 
-    let probe_paths = [&container.liveness_probe, &container.readiness_probe, &container.startup_probe]
-        .into_iter()
-        .flatten()
-        .filter_map(|probe| probe.http_get.as_ref().and_then(|get| get.path.clone()))
-        .collect();
+    let probe_paths = [
+        &container.liveness_probe,
+        &container.readiness_probe,
+        &container.startup_probe,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|probe| probe.http_get.as_ref().and_then(|get| get.path.clone()))
+    .collect();
 
     let statefulset = manifests.get::<StatefulSet>("todo-chatbot-postgres");
     let postgres = &statefulset.spec.unwrap().template.spec.unwrap().containers[0];
@@ -146,17 +172,32 @@ async fn start_stack(images: &Images) -> Stack {
     for (key, value) in &pod.postgres_env {
         postgres = postgres.with_env_var(key, value);
     }
-    let postgres = postgres.start().await.expect("the PostgreSQL container starts");
+    let postgres = postgres
+        .start()
+        .await
+        .expect("the PostgreSQL container starts");
     let postgres_port = postgres.get_host_port_ipv4(5432).await.unwrap();
     let postgres_ip = postgres_ip(&postgres).await;
     let admin_url = format!(
         "postgres://{}:{}@127.0.0.1:{postgres_port}/{}",
-        pod.postgres_env["POSTGRES_USER"], pod.postgres_env["POSTGRES_PASSWORD"], pod.postgres_env["POSTGRES_DB"]
+        pod.postgres_env["POSTGRES_USER"],
+        pod.postgres_env["POSTGRES_PASSWORD"],
+        pod.postgres_env["POSTGRES_DB"]
     );
-    testkit::wait::until("PostgreSQL to accept connections", Duration::from_secs(60), Duration::from_millis(250), || {
-        let url = admin_url.clone();
-        async move { tokio_postgres::connect(&url, tokio_postgres::NoTls).await.ok().map(|_| ()) }
-    })
+    testkit::wait::until(
+        "PostgreSQL to accept connections",
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        || {
+            let url = admin_url.clone();
+            async move {
+                tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .ok()
+                    .map(|_| ())
+            }
+        },
+    )
     .await
     .unwrap();
 
@@ -165,11 +206,32 @@ async fn start_stack(images: &Images) -> Stack {
         .with_exposed_port(ContainerPort::Tcp(BACKEND_PORT))
         .with_network(&network)
         // The backend reaches the database as `todo-chatbot-postgres`, the chart's Service name.
-        .with_host("todo-chatbot-postgres", testcontainers::core::Host::Addr(postgres_ip))
+        .with_host(
+            "todo-chatbot-postgres",
+            testcontainers::core::Host::Addr(postgres_ip),
+        )
         .with_user(&pod.user)
-        .with_readonly_rootfs(pod.container.security_context.as_ref().unwrap().read_only_root_filesystem == Some(true))
+        .with_readonly_rootfs(
+            pod.container
+                .security_context
+                .as_ref()
+                .unwrap()
+                .read_only_root_filesystem
+                == Some(true),
+        )
         .with_security_opt("no-new-privileges");
-    for capability in pod.container.security_context.as_ref().unwrap().capabilities.as_ref().unwrap().drop.clone().unwrap() {
+    for capability in pod
+        .container
+        .security_context
+        .as_ref()
+        .unwrap()
+        .capabilities
+        .as_ref()
+        .unwrap()
+        .drop
+        .clone()
+        .unwrap()
+    {
         backend = backend.with_cap_drop(capability);
     }
     for mount in pod.container.volume_mounts.clone().unwrap_or_default() {
@@ -182,10 +244,21 @@ async fn start_stack(images: &Images) -> Stack {
     let port = backend.get_host_port_ipv4(BACKEND_PORT).await.unwrap();
     let base_url = format!("http://127.0.0.1:{port}");
     let health = format!("{base_url}/api/health");
-    testkit::wait::until("the backend to answer /api/health with 200", Duration::from_secs(60), Duration::from_millis(250), || {
-        let url = health.clone();
-        async move { reqwest::get(&url).await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-    })
+    testkit::wait::until(
+        "the backend to answer /api/health with 200",
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        || {
+            let url = health.clone();
+            async move {
+                reqwest::get(&url)
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            }
+        },
+    )
     .await
     .unwrap();
     Stack {
@@ -198,26 +271,51 @@ async fn start_stack(images: &Images) -> Stack {
 
 async fn postgres_ip(container: &ContainerAsync<GenericImage>) -> std::net::IpAddr {
     let output = std::process::Command::new("docker")
-        .args(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container.id()])
+        .args([
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            container.id(),
+        ])
         .output()
         .unwrap();
-    String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn image_serves_the_api_with_the_rendered_pod_settings() {
-    let Some(images) = images("image_serves_the_api_with_the_rendered_pod_settings") else { return };
+    let Some(images) = images("image_serves_the_api_with_the_rendered_pod_settings") else {
+        return;
+    };
     let stack = start_stack(&images).await;
     let client = reqwest::Client::new();
 
     for path in &stack.pod.probe_paths {
-        let response = client.get(format!("{}{path}", stack.base_url)).send().await.unwrap();
+        let response = client
+            .get(format!("{}{path}", stack.base_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "probe path {path}");
     }
-    let docs = client.get(format!("{}/docs", stack.base_url)).send().await.unwrap();
+    let docs = client
+        .get(format!("{}/docs", stack.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger-ui"));
-    let unauthorized = client.get(format!("{}/api/tasks", stack.base_url)).send().await.unwrap();
+    let unauthorized = client
+        .get(format!("{}/api/tasks", stack.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorized.status(), 401);
 
     let token = testkit::jwt::mint(&stack.pod.env["BETTER_AUTH_SECRET"], "container-test", 300);
@@ -232,14 +330,22 @@ async fn image_serves_the_api_with_the_rendered_pod_settings() {
         .await
         .unwrap();
     let id = created["id"].as_str().expect("a created task");
-    let read = client.get(format!("{}/api/tasks/{id}", stack.base_url)).bearer_auth(&token).send().await.unwrap();
+    let read = client
+        .get(format!("{}/api/tasks/{id}", stack.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(read.status(), 200);
     assert_eq!(read.headers()["x-served-by"], "container-test-pod");
 }
 
 #[tokio::test]
 async fn container_runs_as_uid_1001_without_privileges_on_a_read_only_root() {
-    let Some(images) = images("container_runs_as_uid_1001_without_privileges_on_a_read_only_root") else { return };
+    let Some(images) = images("container_runs_as_uid_1001_without_privileges_on_a_read_only_root")
+    else {
+        return;
+    };
     let stack = start_stack(&images).await;
     let mut result = stack
         .backend
@@ -251,25 +357,43 @@ async fn container_runs_as_uid_1001_without_privileges_on_a_read_only_root() {
         identity.trim(),
         "uid=1001 gid=1001 no_new_privs=1 cap_eff=0000000000000000 root_fs_read_only=true"
     );
-    let shell = stack.backend.exec(ExecCommand::new(["/bin/sh", "-c", "true"])).await;
+    let shell = stack
+        .backend
+        .exec(ExecCommand::new(["/bin/sh", "-c", "true"]))
+        .await;
     let no_shell = match shell {
         Err(_) => true,
-        Ok(exec) => exec.exit_code().await.ok().flatten().is_none_or(|code| code != 0),
+        Ok(exec) => exec
+            .exit_code()
+            .await
+            .ok()
+            .flatten()
+            .is_none_or(|code| code != 0),
     };
     assert!(no_shell, "the image must not contain a shell");
 }
 
 #[tokio::test]
 async fn docker_stop_ends_the_container_cleanly_within_the_grace_period() {
-    let Some(images) = images("docker_stop_ends_the_container_cleanly_within_the_grace_period") else { return };
+    let Some(images) = images("docker_stop_ends_the_container_cleanly_within_the_grace_period")
+    else {
+        return;
+    };
     let stack = start_stack(&images).await;
     let grace = stack.pod.grace_period;
     let started = Instant::now();
-    stack.backend.stop_with_timeout(Some(grace as i32)).await.expect("docker stop");
+    stack
+        .backend
+        .stop_with_timeout(Some(grace as i32))
+        .await
+        .expect("docker stop");
     let took = started.elapsed();
     let exit_code = stack.backend.exit_code().await.unwrap();
     assert_eq!(exit_code, Some(0), "exit code after SIGTERM");
-    assert!(took < Duration::from_secs(grace as u64), "stopped after {took:?}, grace {grace}s");
+    assert!(
+        took < Duration::from_secs(grace as u64),
+        "stopped after {took:?}, grace {grace}s"
+    );
     let logs = String::from_utf8(stack.backend.stdout_to_vec().await.unwrap()).unwrap();
     assert!(logs.contains("connected to database"), "{logs}");
     assert!(logs.contains("shutdown requested"), "{logs}");

@@ -23,14 +23,19 @@ const SECRET: &str = "monitoring-live-check-secret-0123456789";
 const RATE_INTERVAL: &str = "15s";
 
 fn prometheus_binary() -> Option<String> {
-    let found = Command::new("prometheus").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if found {
         return Some("prometheus".into());
     }
     if std::env::var("E2E_REQUIRE").as_deref() == Ok("1") {
         panic!("the prometheus binary is missing: run ci/tools.sh (Debian package prometheus)");
     }
-    eprintln!("SKIPPED dashboard_queries_return_data_from_a_live_scrape: no prometheus binary (run ci/tools.sh)");
+    eprintln!(
+        "SKIPPED dashboard_queries_return_data_from_a_live_scrape: no prometheus binary (run ci/tools.sh)"
+    );
     None
 }
 
@@ -44,7 +49,11 @@ impl Drop for KillOnDrop {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The rendered prometheus.yml with the backend job's Kubernetes discovery replaced by a static
@@ -57,9 +66,16 @@ fn live_config(rendered: &str, backend: &str, prometheus: &str, rules: &str) -> 
     let jobs = config["scrape_configs"].as_sequence_mut().unwrap();
     for job in jobs.iter_mut() {
         let name = job["job_name"].as_str().unwrap().to_owned();
-        let target = if name == "backend" { backend } else { prometheus };
+        let target = if name == "backend" {
+            backend
+        } else {
+            prometheus
+        };
         let job = job.as_mapping_mut().unwrap();
-        assert!(name != "backend" || job.contains_key("kubernetes_sd_configs"), "the backend job uses Kubernetes discovery");
+        assert!(
+            name != "backend" || job.contains_key("kubernetes_sd_configs"),
+            "the backend job uses Kubernetes discovery"
+        );
         job.remove("kubernetes_sd_configs");
         job.remove("relabel_configs");
         let static_config: Yaml = serde_yaml::from_str(&format!(
@@ -68,12 +84,16 @@ fn live_config(rendered: &str, backend: &str, prometheus: &str, rules: &str) -> 
         .unwrap();
         job.insert("static_configs".into(), static_config);
     }
-    assert!(jobs.iter().any(|job| job["job_name"] == "backend"), "a scrape job named backend");
+    assert!(
+        jobs.iter().any(|job| job["job_name"] == "backend"),
+        "a scrape job named backend"
+    );
     serde_yaml::to_string(&config).unwrap()
 }
 
 fn dashboard_queries() -> Vec<String> {
-    let path = e2e::repo_root().join("charts/todo-chatbot/charts/monitoring/files/backend-dashboard.json");
+    let path =
+        e2e::repo_root().join("charts/todo-chatbot/charts/monitoring/files/backend-dashboard.json");
     let dashboard: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     let mut queries = Vec::new();
     for panel in dashboard["panels"].as_array().unwrap() {
@@ -92,10 +112,38 @@ fn dashboard_queries() -> Vec<String> {
 fn metric_names(expr: &str) -> BTreeSet<String> {
     // Aggregations can be followed by a grouping clause instead of their parenthesis.
     const KEYWORDS: &[&str] = &[
-        "by", "without", "on", "ignoring", "group_left", "group_right", "or", "and", "unless", "bool", "offset",
-        "sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "or",
+        "and",
+        "unless",
+        "bool",
+        "offset",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
     ];
-    const GROUPING: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
+    const GROUPING: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
     let bytes = expr.as_bytes();
     let mut names = BTreeSet::new();
     let (mut index, mut depth_braces, mut depth_brackets) = (0, 0, 0);
@@ -114,9 +162,17 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
                 grouping_next = false;
             }
             ')' if in_grouping => in_grouping = false,
-            c if (c.is_ascii_alphabetic() || c == '_') && depth_braces == 0 && depth_brackets == 0 && !in_grouping => {
+            c if (c.is_ascii_alphabetic() || c == '_')
+                && depth_braces == 0
+                && depth_brackets == 0
+                && !in_grouping =>
+            {
                 let start = index;
-                while index < bytes.len() && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_' || bytes[index] == b':') {
+                while index < bytes.len()
+                    && (bytes[index].is_ascii_alphanumeric()
+                        || bytes[index] == b'_'
+                        || bytes[index] == b':')
+                {
                     index += 1;
                 }
                 let word = &expr[start..index];
@@ -137,10 +193,20 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 
 #[test]
 fn metric_names_are_read_from_expressions() {
-    let names = metric_names(r#"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="backend",route!~"/api/health.*"}[5m])))"#);
-    assert_eq!(names, BTreeSet::from(["http_request_duration_seconds_bucket".to_owned()]));
-    let names = metric_names(r#"(sum(rate(a_total{x="1"}[1m])) or vector(0)) / sum by (route, status) (b_total)"#);
-    assert_eq!(names, BTreeSet::from(["a_total".to_owned(), "b_total".to_owned()]));
+    let names = metric_names(
+        r#"histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="backend",route!~"/api/health.*"}[5m])))"#,
+    );
+    assert_eq!(
+        names,
+        BTreeSet::from(["http_request_duration_seconds_bucket".to_owned()])
+    );
+    let names = metric_names(
+        r#"(sum(rate(a_total{x="1"}[1m])) or vector(0)) / sum by (route, status) (b_total)"#,
+    );
+    assert_eq!(
+        names,
+        BTreeSet::from(["a_total".to_owned(), "b_total".to_owned()])
+    );
 }
 
 /// Names exported by a scrape, with the series suffixes of histograms and summaries.
@@ -178,7 +244,9 @@ async fn query(client: &reqwest::Client, prometheus: &str, expr: &str) -> Option
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_queries_return_data_from_a_live_scrape() {
-    let Some(prometheus_bin) = prometheus_binary() else { return };
+    let Some(prometheus_bin) = prometheus_binary() else {
+        return;
+    };
 
     // The service, as the chart would configure it, on a fresh database.
     let database_url = testkit::postgres::fresh_database().await.unwrap();
@@ -200,7 +268,10 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
 
     // Prometheus with the chart's rendered config and rules.
     let manifests = Render::new().values("values/kind.yaml").run().unwrap();
-    let data = manifests.get::<ConfigMap>("todo-chatbot-prometheus").data.unwrap();
+    let data = manifests
+        .get::<ConfigMap>("todo-chatbot-prometheus")
+        .data
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("prometheus-live-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let rules = dir.join("alerts.yaml");
@@ -209,13 +280,24 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
     let prometheus_address = format!("127.0.0.1:{port}");
     fs::write(
         dir.join("prometheus.yml"),
-        live_config(&data["prometheus.yml"], &backend, &prometheus_address, rules.to_str().unwrap()),
+        live_config(
+            &data["prometheus.yml"],
+            &backend,
+            &prometheus_address,
+            rules.to_str().unwrap(),
+        ),
     )
     .unwrap();
     let _prometheus = KillOnDrop(
         Command::new(prometheus_bin)
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={prometheus_address}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -238,7 +320,11 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
                     .json(&serde_json::json!({"title": "scraped"}))
                     .send()
                     .await;
-                let _ = client.get(format!("{base}/api/tasks")).bearer_auth(&token).send().await;
+                let _ = client
+                    .get(format!("{base}/api/tasks"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
                 let _ = client.get(format!("{base}/api/tasks")).send().await;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -261,7 +347,14 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
     }
     traffic.abort();
 
-    let scrape = client.get(format!("http://{backend}/metrics")).send().await.unwrap().text().await.unwrap();
+    let scrape = client
+        .get(format!("http://{backend}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let exported = exported_names(&scrape);
     let mut used = BTreeSet::new();
     for expr in dashboard_queries() {
@@ -269,10 +362,20 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
     }
     used.remove("up");
     let unknown: Vec<_> = used.difference(&exported).collect();
-    assert!(unknown.is_empty(), "the dashboard uses metrics the service does not export: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "the dashboard uses metrics the service does not export: {unknown:?}"
+    );
     assert!(used.len() >= 6, "{used:?}");
 
-    let rules: Value = client.get(format!("{prometheus}/api/v1/rules")).send().await.unwrap().json().await.unwrap();
+    let rules: Value = client
+        .get(format!("{prometheus}/api/v1/rules"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let loaded: Vec<&Value> = rules["data"]["groups"]
         .as_array()
         .unwrap()

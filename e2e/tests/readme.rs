@@ -16,7 +16,12 @@ fn makefile_targets() -> BTreeSet<String> {
         .unwrap()
         .lines()
         .filter_map(|line| line.split_once(':').map(|(target, _)| target))
-        .filter(|target| !target.is_empty() && target.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        .filter(|target| {
+            !target.is_empty()
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -28,19 +33,31 @@ fn every_make_target_named_in_the_readme_exists() {
     let named: BTreeSet<&str> = text
         .split("make ")
         .skip(1)
-        .filter_map(|rest| rest.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')).next())
+        .filter_map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+                .next()
+        })
         .filter(|word| !word.is_empty())
         .collect();
     assert!(named.len() >= 10, "{named:?}");
-    let missing: Vec<_> = named.iter().filter(|target| !targets.contains(**target)).collect();
-    assert!(missing.is_empty(), "README names make targets the Makefile lacks: {missing:?}");
+    let missing: Vec<_> = named
+        .iter()
+        .filter(|target| !targets.contains(**target))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README names make targets the Makefile lacks: {missing:?}"
+    );
 }
 
 #[test]
 fn every_make_target_is_in_the_readme_table() {
     let text = readme();
     for target in makefile_targets() {
-        assert!(text.contains(&format!("| `make {target}` |")), "make {target} is not documented in the README's table");
+        assert!(
+            text.contains(&format!("| `make {target}` |")),
+            "make {target} is not documented in the README's table"
+        );
     }
 }
 
@@ -59,21 +76,39 @@ fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 fn every_chart_value_named_in_the_readme_exists() {
     let charts = repo_root().join("charts/todo-chatbot");
     let mut known = BTreeSet::new();
-    let load = |path: std::path::PathBuf| -> Value { serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap() };
+    let load = |path: std::path::PathBuf| -> Value {
+        serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    };
     paths(&load(charts.join("values.yaml")), "", &mut known);
     for sub in ["backend", "postgres", "monitoring"] {
-        paths(&load(charts.join(format!("charts/{sub}/values.yaml"))), &format!("{sub}."), &mut known);
+        paths(
+            &load(charts.join(format!("charts/{sub}/values.yaml"))),
+            &format!("{sub}."),
+            &mut known,
+        );
     }
     let text = readme();
     let mut checked = 0;
     // Spans with a slash are paths (e2e/tests/monitoring.rs), not values.
-    for quoted in text.split('`').skip(1).step_by(2).filter(|span| !span.contains('/')) {
+    for quoted in text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| !span.contains('/'))
+    {
         for candidate in quoted.split([' ', '=']) {
             let candidate = candidate.trim();
-            let is_value = ["backend.", "postgres.", "monitoring.", "global."].iter().any(|p| candidate.starts_with(p))
-                && candidate.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+            let is_value = ["backend.", "postgres.", "monitoring.", "global."]
+                .iter()
+                .any(|p| candidate.starts_with(p))
+                && candidate
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
             if is_value {
-                assert!(known.contains(candidate), "README names chart value {candidate}, which no values.yaml has");
+                assert!(
+                    known.contains(candidate),
+                    "README names chart value {candidate}, which no values.yaml has"
+                );
                 checked += 1;
             }
         }
@@ -93,12 +128,21 @@ fn the_environment_table_matches_what_the_service_reads() {
         .map(str::to_owned)
         .collect();
     let text = readme();
-    let table = text.split("### Configuration").nth(1).unwrap().split("\n\n").nth(1).unwrap();
+    let table = text
+        .split("### Configuration")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .nth(1)
+        .unwrap();
     let documented: BTreeSet<String> = table
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
         .filter_map(|rest| rest.split('`').next())
         .map(str::to_owned)
         .collect();
-    assert_eq!(documented, read, "README's variable table vs service/src/config.rs");
+    assert_eq!(
+        documented, read,
+        "README's variable table vs service/src/config.rs"
+    );
 }

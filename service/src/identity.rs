@@ -6,9 +6,10 @@ use std::fs;
 
 /// One line: `uid=1001 gid=1001 no_new_privs=1 cap_eff=0000000000000000 root_fs_read_only=true`.
 pub fn describe() -> Result<String, String> {
-    let status = fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
-    let mountinfo =
-        fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    let status =
+        fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
     Ok(format_identity(&status, &mountinfo))
 }
 
@@ -35,8 +36,7 @@ fn root_is_read_only(mountinfo: &str) -> bool {
     mountinfo
         .lines()
         .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .filter(|fields| fields.len() > 5 && fields[4] == "/")
-        .last()
+        .rfind(|fields| fields.len() > 5 && fields[4] == "/")
         .is_some_and(|fields| fields[5].split(',').any(|option| option == "ro"))
 }
 

@@ -89,7 +89,11 @@ impl<W: Write + Send + 'static> BatchedWriter<W> {
         let close = {
             let shared = self.shared.clone();
             Box::new(move || {
-                shared.batch.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+                shared
+                    .batch
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .closed = true;
                 shared.wake.notify_one();
             }) as Box<dyn Fn() + Send>
         };
@@ -101,7 +105,9 @@ impl<W: Write + Send + 'static> BatchedWriter<W> {
                         let batch = shared.batch.lock().unwrap_or_else(|e| e.into_inner());
                         let (batch, _) = shared
                             .wake
-                            .wait_timeout_while(batch, FLUSH_INTERVAL, |b| !b.closed && b.lines.len() < SOON_BATCH_BYTES)
+                            .wait_timeout_while(batch, FLUSH_INTERVAL, |b| {
+                                !b.closed && b.lines.len() < SOON_BATCH_BYTES
+                            })
                             .unwrap_or_else(|e| e.into_inner());
                         batch.closed
                     };
@@ -202,7 +208,10 @@ mod tests {
         let writer = BatchedWriter::new(sink.clone());
         let guard = writer.start_flushing();
         for n in 0..1000 {
-            writer.make_writer().write_all(format!("line {n}\n").as_bytes()).unwrap();
+            writer
+                .make_writer()
+                .write_all(format!("line {n}\n").as_bytes())
+                .unwrap();
         }
         drop(guard);
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
@@ -220,7 +229,11 @@ mod tests {
         writer.make_writer().write_all(b"soon\n").unwrap();
         let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 20;
         while sink.0.lock().unwrap().is_empty() {
-            assert!(std::time::Instant::now() < deadline, "not written within {:?}", FLUSH_INTERVAL * 20);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not written within {:?}",
+                FLUSH_INTERVAL * 20
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }

@@ -36,7 +36,10 @@ fn deployment_runs_2_replicas_by_default() {
 #[test]
 fn replica_count_4_gives_4_replicas() {
     let manifests = render(Render::new().set("backend.replicaCount", "4"));
-    assert_eq!(backend_deployment(&manifests).spec.unwrap().replicas, Some(4));
+    assert_eq!(
+        backend_deployment(&manifests).spec.unwrap().replicas,
+        Some(4)
+    );
 }
 
 #[test]
@@ -45,8 +48,14 @@ fn selector_matches_name_and_component_backend_and_the_pod_labels() {
     let selector = spec.selector.match_labels.unwrap();
     assert_eq!(selector["app.kubernetes.io/component"], "backend");
     assert!(selector.contains_key("app.kubernetes.io/name"));
-    assert!(!selector.contains_key("app.kubernetes.io/version"), "selectors must not change between releases");
-    assert!(!selector.contains_key("helm.sh/chart"), "selectors must not change between releases");
+    assert!(
+        !selector.contains_key("app.kubernetes.io/version"),
+        "selectors must not change between releases"
+    );
+    assert!(
+        !selector.contains_key("helm.sh/chart"),
+        "selectors must not change between releases"
+    );
     let pod_labels = labels(&spec.template.metadata.unwrap().labels);
     for (key, value) in &selector {
         assert_eq!(pod_labels.get(key), Some(value), "pod label {key}");
@@ -55,7 +64,11 @@ fn selector_matches_name_and_component_backend_and_the_pod_labels() {
 
 #[test]
 fn strategy_is_rolling_update_with_max_surge_1_and_max_unavailable_0() {
-    let strategy = backend_deployment(defaults()).spec.unwrap().strategy.unwrap();
+    let strategy = backend_deployment(defaults())
+        .spec
+        .unwrap()
+        .strategy
+        .unwrap();
     assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
     let rolling = strategy.rolling_update.unwrap();
     assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
@@ -74,7 +87,10 @@ fn container_is_backend_on_port_8000_named_http() {
 #[test]
 fn image_is_repository_colon_tag_with_pull_policy_if_not_present() {
     let container = backend_container(&backend_deployment(defaults()));
-    assert_eq!(container.image.as_deref(), Some("todo-chatbot-backend:latest"));
+    assert_eq!(
+        container.image.as_deref(),
+        Some("todo-chatbot-backend:latest")
+    );
     assert_eq!(container.image_pull_policy.as_deref(), Some("IfNotPresent"));
     let pinned = render(
         Render::new()
@@ -82,7 +98,10 @@ fn image_is_repository_colon_tag_with_pull_policy_if_not_present() {
             .set_string("backend.image.tag", "0123abc"),
     );
     let container = backend_container(&backend_deployment(&pinned));
-    assert_eq!(container.image.as_deref(), Some("registry.example/todo:0123abc"));
+    assert_eq!(
+        container.image.as_deref(),
+        Some("registry.example/todo:0123abc")
+    );
 }
 
 #[test]
@@ -116,7 +135,10 @@ fn configmap_todo_chatbot_backend_config_holds_environment_and_log_level() {
     assert_eq!(data["LOG_LEVEL"], "INFO");
     assert_eq!(data["PORT"], "8000");
     for secret in ["DATABASE_URL", "BETTER_AUTH_SECRET", "DATABASE_PASSWORD"] {
-        assert!(!data.contains_key(secret), "{secret} must not be in a ConfigMap");
+        assert!(
+            !data.contains_key(secret),
+            "{secret} must not be in a ConfigMap"
+        );
     }
 }
 
@@ -132,15 +154,26 @@ fn secret_todo_chatbot_backend_secret_is_opaque_with_database_url_and_auth_secre
 #[test]
 fn pods_read_the_configmap_and_the_secret_by_reference() {
     let container = backend_container(&backend_deployment(defaults()));
-    let from_config = container
-        .env_from
-        .unwrap_or_default()
-        .iter()
-        .any(|source| source.config_map_ref.as_ref().is_some_and(|r| r.name == "todo-chatbot-backend-config"));
+    let from_config = container.env_from.unwrap_or_default().iter().any(|source| {
+        source
+            .config_map_ref
+            .as_ref()
+            .is_some_and(|r| r.name == "todo-chatbot-backend-config")
+    });
     assert!(from_config, "envFrom the ConfigMap");
     for key in ["DATABASE_URL", "BETTER_AUTH_SECRET"] {
-        let var = container.env.as_ref().unwrap().iter().find(|var| var.name == key).expect(key);
-        let reference = var.value_from.as_ref().and_then(|from| from.secret_key_ref.as_ref()).expect("a secretKeyRef");
+        let var = container
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|var| var.name == key)
+            .expect(key);
+        let reference = var
+            .value_from
+            .as_ref()
+            .and_then(|from| from.secret_key_ref.as_ref())
+            .expect("a secretKeyRef");
         assert_eq!(reference.name, "todo-chatbot-backend-secret");
         assert_eq!(reference.key, key);
     }
@@ -148,7 +181,9 @@ fn pods_read_the_configmap_and_the_secret_by_reference() {
 
 #[test]
 fn resources_are_requests_500m_512mi_and_limits_1000m_1gi() {
-    let resources = backend_container(&backend_deployment(defaults())).resources.unwrap();
+    let resources = backend_container(&backend_deployment(defaults()))
+        .resources
+        .unwrap();
     let requests = resources.requests.unwrap();
     let limits = resources.limits.unwrap();
     assert_eq!(requests["cpu"], Quantity("500m".into()));
@@ -171,12 +206,18 @@ fn assert_contract_probe(probe: Option<Probe>, path: &str) {
 
 #[test]
 fn liveness_probe_is_get_api_health_15s_10s_5s_1_3() {
-    assert_contract_probe(backend_container(&backend_deployment(defaults())).liveness_probe, "/api/health");
+    assert_contract_probe(
+        backend_container(&backend_deployment(defaults())).liveness_probe,
+        "/api/health",
+    );
 }
 
 #[test]
 fn readiness_probe_is_get_api_health_15s_10s_5s_1_3() {
-    assert_contract_probe(backend_container(&backend_deployment(defaults())).readiness_probe, "/api/health");
+    assert_contract_probe(
+        backend_container(&backend_deployment(defaults())).readiness_probe,
+        "/api/health",
+    );
 }
 
 #[test]
@@ -189,14 +230,24 @@ fn liveness_can_point_at_the_process_only_endpoint() {
 
 #[test]
 fn startup_probe_is_optional_and_off_by_default() {
-    assert!(backend_container(&backend_deployment(defaults())).startup_probe.is_none());
+    assert!(
+        backend_container(&backend_deployment(defaults()))
+            .startup_probe
+            .is_none()
+    );
     let manifests = render(Render::new().set("backend.startupProbe.enabled", "true"));
-    assert!(backend_container(&backend_deployment(&manifests)).startup_probe.is_some());
+    assert!(
+        backend_container(&backend_deployment(&manifests))
+            .startup_probe
+            .is_some()
+    );
 }
 
 #[test]
 fn pod_runs_as_uid_1001_non_root_with_seccomp_runtime_default() {
-    let context = pod_spec(&backend_deployment(defaults())).security_context.unwrap();
+    let context = pod_spec(&backend_deployment(defaults()))
+        .security_context
+        .unwrap();
     assert_eq!(context.run_as_non_root, Some(true));
     assert_eq!(context.run_as_user, Some(1001));
     assert_eq!(context.seccomp_profile.unwrap().type_, "RuntimeDefault");
@@ -207,25 +258,45 @@ fn container_drops_all_capabilities_without_privilege_escalation_on_a_read_only_
     let deployment = backend_deployment(defaults());
     let context = backend_container(&deployment).security_context.unwrap();
     assert_eq!(context.allow_privilege_escalation, Some(false));
-    assert_eq!(context.capabilities.unwrap().drop.unwrap(), vec!["ALL".to_owned()]);
+    assert_eq!(
+        context.capabilities.unwrap().drop.unwrap(),
+        vec!["ALL".to_owned()]
+    );
     assert_eq!(context.read_only_root_filesystem, Some(true));
     assert_eq!(context.run_as_non_root, Some(true));
     assert_eq!(context.run_as_user, Some(1001));
     let mounts = backend_container(&deployment).volume_mounts.unwrap();
-    assert!(mounts.iter().any(|mount| mount.mount_path == "/tmp"), "a writable /tmp");
+    assert!(
+        mounts.iter().any(|mount| mount.mount_path == "/tmp"),
+        "a writable /tmp"
+    );
     let volumes = pod_spec(&deployment).volumes.unwrap();
-    assert!(volumes.iter().any(|volume| volume.name == "tmp" && volume.empty_dir.is_some()));
+    assert!(
+        volumes
+            .iter()
+            .any(|volume| volume.name == "tmp" && volume.empty_dir.is_some())
+    );
 }
 
 #[test]
 fn service_account_token_is_not_mounted() {
-    assert_eq!(pod_spec(&backend_deployment(defaults())).automount_service_account_token, Some(false));
+    assert_eq!(
+        pod_spec(&backend_deployment(defaults())).automount_service_account_token,
+        Some(false)
+    );
 }
 
 #[test]
 fn changing_the_config_or_the_secret_changes_the_pod_template() {
     let annotations = |manifests: &e2e::manifests::Manifests| {
-        backend_deployment(manifests).spec.unwrap().template.metadata.unwrap().annotations.unwrap()
+        backend_deployment(manifests)
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()
     };
     let secret = "a-fixed-secret-that-is-long-enough-0123456789";
     let base = render(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", secret));
@@ -234,30 +305,64 @@ fn changing_the_config_or_the_secret_changes_the_pod_template() {
             .set("backend.secrets.BETTER_AUTH_SECRET", secret)
             .set("backend.env.LOG_LEVEL", "DEBUG"),
     );
-    let secret_changed =
-        render(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", &format!("{secret}-rotated")));
-    assert_ne!(annotations(&base)["checksum/config"], annotations(&config_changed)["checksum/config"]);
-    assert_eq!(annotations(&base)["checksum/secret"], annotations(&config_changed)["checksum/secret"]);
-    assert_ne!(annotations(&base)["checksum/secret"], annotations(&secret_changed)["checksum/secret"]);
+    let secret_changed = render(Render::new().set(
+        "backend.secrets.BETTER_AUTH_SECRET",
+        &format!("{secret}-rotated"),
+    ));
+    assert_ne!(
+        annotations(&base)["checksum/config"],
+        annotations(&config_changed)["checksum/config"]
+    );
+    assert_eq!(
+        annotations(&base)["checksum/secret"],
+        annotations(&config_changed)["checksum/secret"]
+    );
+    assert_ne!(
+        annotations(&base)["checksum/secret"],
+        annotations(&secret_changed)["checksum/secret"]
+    );
 }
 
 #[test]
 fn termination_grace_covers_the_pre_stop_pause_and_the_service_drain() {
     let deployment = backend_deployment(defaults());
-    let grace = pod_spec(&deployment).termination_grace_period_seconds.unwrap();
+    let grace = pod_spec(&deployment)
+        .termination_grace_period_seconds
+        .unwrap();
     let container = backend_container(&deployment);
-    let pause = container.lifecycle.unwrap().pre_stop.unwrap().sleep.unwrap().seconds;
-    let config = defaults().get::<ConfigMap>("todo-chatbot-backend-config").data.unwrap();
+    let pause = container
+        .lifecycle
+        .unwrap()
+        .pre_stop
+        .unwrap()
+        .sleep
+        .unwrap()
+        .seconds;
+    let config = defaults()
+        .get::<ConfigMap>("todo-chatbot-backend-config")
+        .data
+        .unwrap();
     let drain: i64 = config["SHUTDOWN_GRACE_PERIOD_SECS"].parse().unwrap();
     assert!(pause > 0 && drain > 0);
-    assert!(pause + drain < grace, "preStop {pause}s + drain {drain}s must end before SIGKILL at {grace}s");
+    assert!(
+        pause + drain < grace,
+        "preStop {pause}s + drain {drain}s must end before SIGKILL at {grace}s"
+    );
 }
 
 #[test]
 fn pod_name_reaches_the_service_through_the_downward_api() {
     let container = backend_container(&backend_deployment(defaults()));
-    let pod_name = container.env.unwrap().into_iter().find(|var| var.name == "POD_NAME").unwrap();
-    assert_eq!(pod_name.value_from.unwrap().field_ref.unwrap().field_path, "metadata.name");
+    let pod_name = container
+        .env
+        .unwrap()
+        .into_iter()
+        .find(|var| var.name == "POD_NAME")
+        .unwrap();
+    assert_eq!(
+        pod_name.value_from.unwrap().field_ref.unwrap().field_path,
+        "metadata.name"
+    );
 }
 
 #[test]
@@ -266,13 +371,30 @@ fn helm_test_hook_checks_api_health_through_the_service() {
     let job = jobs
         .iter()
         .find(|job| {
-            job.metadata.annotations.as_ref().is_some_and(|a| a.get("helm.sh/hook").map(String::as_str) == Some("test"))
+            job.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.get("helm.sh/hook").map(String::as_str) == Some("test"))
         })
         .expect("a helm test hook");
-    let container = &job.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+    let container = &job
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0];
     let mut command = container.command.clone().unwrap_or_default();
     command.extend(container.args.clone().unwrap_or_default());
-    assert_eq!(command[..2], ["/usr/local/bin/backend".to_owned(), "healthcheck".to_owned()]);
+    assert_eq!(
+        command[..2],
+        [
+            "/usr/local/bin/backend".to_owned(),
+            "healthcheck".to_owned()
+        ]
+    );
     assert_eq!(command[2], "http://todo-chatbot-backend:8000/api/health");
 }
 
@@ -281,6 +403,9 @@ fn every_object_lands_in_the_release_namespace() {
     let manifests = render(Render::new().values("values/kind.yaml"));
     for (kind, name) in manifests.kinds_and_names() {
         let object = manifests.raw(&kind, &name).unwrap();
-        assert_eq!(object["metadata"]["namespace"], "todo-chatbot", "{kind} {name}");
+        assert_eq!(
+            object["metadata"]["namespace"], "todo-chatbot",
+            "{kind} {name}"
+        );
     }
 }

@@ -21,7 +21,11 @@ fn leaf_keys(value: &Value, prefix: &str, keys: &mut BTreeSet<String>) {
         Value::Mapping(map) if !map.is_empty() => {
             for (key, child) in map {
                 let key = key.as_str().expect("string keys");
-                let path = if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
+                let path = if prefix.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 leaf_keys(child, &path, keys);
             }
         }
@@ -50,13 +54,17 @@ fn documented_keys(readme: &str) -> BTreeSet<String> {
 fn every_chart_readme_lists_exactly_its_values() {
     for chart in CHARTS {
         let dir = repo_root().join(chart);
-        let values: Value = serde_yaml::from_str(&fs::read_to_string(dir.join("values.yaml")).unwrap()).unwrap();
+        let values: Value =
+            serde_yaml::from_str(&fs::read_to_string(dir.join("values.yaml")).unwrap()).unwrap();
         let mut expected = BTreeSet::new();
         leaf_keys(&values, "", &mut expected);
         let documented = documented_keys(&fs::read_to_string(dir.join("README.md")).unwrap());
         let missing: Vec<_> = expected.difference(&documented).collect();
         let stale: Vec<_> = documented.difference(&expected).collect();
-        assert!(missing.is_empty() && stale.is_empty(), "{chart}/README.md: undocumented {missing:?}, not in values.yaml {stale:?}");
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "{chart}/README.md: undocumented {missing:?}, not in values.yaml {stale:?}"
+        );
     }
 }
 
@@ -67,31 +75,55 @@ fn every_values_key_has_a_comment_above_it() {
         let lines: Vec<&str> = text.lines().collect();
         for (index, line) in lines.iter().enumerate() {
             let trimmed = line.trim_start();
-            let is_key = !trimmed.starts_with('#') && !trimmed.starts_with('-') && trimmed.contains(':') && !trimmed.is_empty();
+            let is_key = !trimmed.starts_with('#')
+                && !trimmed.starts_with('-')
+                && trimmed.contains(':')
+                && !trimmed.is_empty();
             if !is_key || index == 0 {
                 continue;
             }
             let previous = lines[index - 1].trim_start();
-            assert!(previous.starts_with('#'), "{chart}/values.yaml line {}: `{}` has no comment above it", index + 1, line.trim());
+            assert!(
+                previous.starts_with('#'),
+                "{chart}/values.yaml line {}: `{}` has no comment above it",
+                index + 1,
+                line.trim()
+            );
         }
     }
 }
 
 #[test]
 fn install_notes_show_the_urls_and_the_scaling_command() {
-    let version = std::process::Command::new(helm_binary()).args(["version", "--short"]).output().unwrap();
+    let version = std::process::Command::new(helm_binary())
+        .args(["version", "--short"])
+        .output()
+        .unwrap();
     let version = String::from_utf8_lossy(&version.stdout).to_string();
     if version.starts_with("v3.") {
         // Helm 3 cannot render NOTES without a cluster; the Helm 4 pass of `make test` does.
-        eprintln!("SKIPPED install_notes_show_the_urls_and_the_scaling_command: {version} needs a cluster for --dry-run");
+        eprintln!(
+            "SKIPPED install_notes_show_the_urls_and_the_scaling_command: {version} needs a cluster for --dry-run"
+        );
         return;
     }
     let output = std::process::Command::new(helm_binary())
         .current_dir(repo_root())
-        .args(["install", "todo-chatbot", "charts/todo-chatbot", "--namespace", "todo-chatbot", "--dry-run=client"])
+        .args([
+            "install",
+            "todo-chatbot",
+            "charts/todo-chatbot",
+            "--namespace",
+            "todo-chatbot",
+            "--dry-run=client",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let notes = String::from_utf8_lossy(&output.stdout);
     let notes = notes.split("NOTES:").nth(1).expect("NOTES are printed");
     assert!(notes.contains("http://localhost:30081"), "{notes}");

@@ -34,7 +34,10 @@ fn keeps_pgdata_in_a_subdirectory_of_a_persistent_volume() {
         .unwrap()
         .mount_path
         .clone();
-    assert!(pgdata.starts_with(&format!("{mount}/")), "{pgdata} under {mount}");
+    assert!(
+        pgdata.starts_with(&format!("{mount}/")),
+        "{pgdata} under {mount}"
+    );
     let claims = spec.volume_claim_templates.unwrap();
     assert_eq!(claims[0].metadata.name.as_deref(), Some("data"));
 }
@@ -42,10 +45,17 @@ fn keeps_pgdata_in_a_subdirectory_of_a_persistent_volume() {
 #[test]
 fn persistence_can_be_turned_off_for_throwaway_clusters() {
     let manifests = render(Render::new().set("postgres.persistence.enabled", "false"));
-    let spec = manifests.get::<StatefulSet>("todo-chatbot-postgres").spec.unwrap();
+    let spec = manifests
+        .get::<StatefulSet>("todo-chatbot-postgres")
+        .spec
+        .unwrap();
     assert!(spec.volume_claim_templates.unwrap_or_default().is_empty());
     let volumes = spec.template.spec.unwrap().volumes.unwrap();
-    assert!(volumes.iter().any(|volume| volume.name == "data" && volume.empty_dir.is_some()));
+    assert!(
+        volumes
+            .iter()
+            .any(|volume| volume.name == "data" && volume.empty_dir.is_some())
+    );
 }
 
 #[test]
@@ -67,9 +77,21 @@ fn runs_non_root_read_only_with_capabilities_dropped() {
     let container = spec.containers[0].security_context.clone().unwrap();
     assert_eq!(container.read_only_root_filesystem, Some(true));
     assert_eq!(container.allow_privilege_escalation, Some(false));
-    assert_eq!(container.capabilities.unwrap().drop.unwrap(), vec!["ALL".to_owned()]);
-    let mounts: Vec<String> = spec.containers[0].volume_mounts.clone().unwrap().into_iter().map(|m| m.mount_path).collect();
-    assert!(mounts.contains(&"/var/run/postgresql".to_owned()), "{mounts:?}");
+    assert_eq!(
+        container.capabilities.unwrap().drop.unwrap(),
+        vec!["ALL".to_owned()]
+    );
+    let mounts: Vec<String> = spec.containers[0]
+        .volume_mounts
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.mount_path)
+        .collect();
+    assert!(
+        mounts.contains(&"/var/run/postgresql".to_owned()),
+        "{mounts:?}"
+    );
     assert!(mounts.contains(&"/tmp".to_owned()), "{mounts:?}");
 }
 
@@ -79,6 +101,9 @@ fn has_headless_and_cluster_ip_services_on_5432() {
         let spec = defaults().get::<Service>(name).spec.unwrap();
         assert_eq!(spec.ports.unwrap()[0].port, 5432, "{name}");
     }
-    let headless = defaults().get::<Service>("todo-chatbot-postgres-headless").spec.unwrap();
+    let headless = defaults()
+        .get::<Service>("todo-chatbot-postgres-headless")
+        .spec
+        .unwrap();
     assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
 }

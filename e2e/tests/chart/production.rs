@@ -19,18 +19,52 @@ fn production() -> &'static Manifests {
 
 #[test]
 fn uses_an_existing_secret_and_no_bundled_postgres() {
-    assert!(production().find::<StatefulSet>("todo-chatbot-postgres").is_none());
-    assert!(production().find::<Secret>("todo-chatbot-backend-secret").is_none());
+    assert!(
+        production()
+            .find::<StatefulSet>("todo-chatbot-postgres")
+            .is_none()
+    );
+    assert!(
+        production()
+            .find::<Secret>("todo-chatbot-backend-secret")
+            .is_none()
+    );
     let container = backend_container(&backend_deployment(production()));
-    let url = container.env.unwrap().into_iter().find(|var| var.name == "DATABASE_URL").unwrap();
-    assert_eq!(url.value_from.unwrap().secret_key_ref.unwrap().name, "todo-chatbot-backend-secret-prod");
+    let url = container
+        .env
+        .unwrap()
+        .into_iter()
+        .find(|var| var.name == "DATABASE_URL")
+        .unwrap();
+    assert_eq!(
+        url.value_from.unwrap().secret_key_ref.unwrap().name,
+        "todo-chatbot-backend-secret-prod"
+    );
 }
 
 #[test]
 fn liveness_checks_the_process_only_and_readiness_the_database() {
     let container = backend_container(&backend_deployment(production()));
-    assert_eq!(container.liveness_probe.unwrap().http_get.unwrap().path.as_deref(), Some("/api/health/live"));
-    assert_eq!(container.readiness_probe.unwrap().http_get.unwrap().path.as_deref(), Some("/api/health"));
+    assert_eq!(
+        container
+            .liveness_probe
+            .unwrap()
+            .http_get
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/api/health/live")
+    );
+    assert_eq!(
+        container
+            .readiness_probe
+            .unwrap()
+            .http_get
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/api/health")
+    );
 }
 
 #[test]
@@ -53,10 +87,19 @@ fn autoscales_2_to_10_on_cpu_70_and_memory_80_with_fast_up_slow_down() {
     assert!(targets.contains(&("cpu".into(), 70)), "{targets:?}");
     assert!(targets.contains(&("memory".into(), 80)), "{targets:?}");
     let behavior = spec.behavior.unwrap();
-    assert_eq!(behavior.scale_down.unwrap().stabilization_window_seconds, Some(300));
-    assert_eq!(behavior.scale_up.unwrap().stabilization_window_seconds, Some(0));
+    assert_eq!(
+        behavior.scale_down.unwrap().stabilization_window_seconds,
+        Some(300)
+    );
+    assert_eq!(
+        behavior.scale_up.unwrap().stabilization_window_seconds,
+        Some(0)
+    );
     // The HPA owns the replica count.
-    assert_eq!(backend_deployment(production()).spec.unwrap().replicas, None);
+    assert_eq!(
+        backend_deployment(production()).spec.unwrap().replicas,
+        None
+    );
 }
 
 #[test]
@@ -73,14 +116,23 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
         .filter_map(|port| port.port.map(|p| format!("{p:?}")))
         .collect();
     for port in ["53", "5432", "443"] {
-        assert!(egress_ports.iter().any(|p| p.contains(port)), "egress to {port}: {egress_ports:?}");
+        assert!(
+            egress_ports.iter().any(|p| p.contains(port)),
+            "egress to {port}: {egress_ports:?}"
+        );
     }
-    assert!(pod_spec(&backend_deployment(production())).topology_spread_constraints.is_some());
+    assert!(
+        pod_spec(&backend_deployment(production()))
+            .topology_spread_constraints
+            .is_some()
+    );
 }
 
 #[test]
 fn pins_an_image_tag() {
-    let image = backend_container(&backend_deployment(production())).image.unwrap();
+    let image = backend_container(&backend_deployment(production()))
+        .image
+        .unwrap();
     assert!(!image.ends_with(":latest"), "{image}");
 }
 
@@ -89,5 +141,9 @@ fn guard_rails_are_off_in_the_defaults() {
     let defaults = crate::support::defaults();
     assert!(defaults.find::<HorizontalPodAutoscaler>(BACKEND).is_none());
     assert!(defaults.find::<PodDisruptionBudget>(BACKEND).is_none());
-    assert!(pod_spec(&backend_deployment(defaults)).topology_spread_constraints.is_none());
+    assert!(
+        pod_spec(&backend_deployment(defaults))
+            .topology_spread_constraints
+            .is_none()
+    );
 }

@@ -36,7 +36,10 @@ fn unknown_environment_and_log_level_are_rejected() {
 #[test]
 fn log_level_is_case_insensitive() {
     for level in ["INFO", "debug", "Warning"] {
-        Render::new().set("backend.env.LOG_LEVEL", level).run().unwrap_or_else(|e| panic!("{level}: {e}"));
+        Render::new()
+            .set("backend.env.LOG_LEVEL", level)
+            .run()
+            .unwrap_or_else(|e| panic!("{level}: {e}"));
     }
 }
 

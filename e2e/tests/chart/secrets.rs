@@ -1,10 +1,12 @@
 //! Secrets done right: existing Secrets, the bundled database's identity, the JWT secret.
 
 use e2e::helm::Render;
-use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Secret, Service};
 
-use crate::support::{backend_container, backend_deployment, defaults, env_value, render, render_error};
+use crate::support::{
+    backend_container, backend_deployment, defaults, env_value, render, render_error,
+};
 
 fn secret_text(secret: &Secret, key: &str) -> String {
     String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
@@ -13,16 +15,27 @@ fn secret_text(secret: &Secret, key: &str) -> String {
 #[test]
 fn existing_secret_replaces_the_charts_secret() {
     let manifests = render(Render::new().set("backend.existingSecret", "made-elsewhere"));
-    assert!(manifests.find::<Secret>("todo-chatbot-backend-secret").is_none());
+    assert!(
+        manifests
+            .find::<Secret>("todo-chatbot-backend-secret")
+            .is_none()
+    );
     let container = backend_container(&backend_deployment(&manifests));
     for var in container.env.unwrap() {
-        if let Some(reference) = var.value_from.and_then(|from| from.secret_key_ref) {
-            if ["DATABASE_URL", "BETTER_AUTH_SECRET"].contains(&var.name.as_str()) {
-                assert_eq!(reference.name, "made-elsewhere", "{}", var.name);
-            }
+        if let Some(reference) = var.value_from.and_then(|from| from.secret_key_ref)
+            && ["DATABASE_URL", "BETTER_AUTH_SECRET"].contains(&var.name.as_str())
+        {
+            assert_eq!(reference.name, "made-elsewhere", "{}", var.name);
         }
     }
-    let annotations = backend_deployment(&manifests).spec.unwrap().template.metadata.unwrap().annotations.unwrap();
+    let annotations = backend_deployment(&manifests)
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .annotations
+        .unwrap();
     assert!(!annotations.contains_key("checksum/secret"));
 }
 
@@ -31,15 +44,26 @@ fn default_database_url_points_at_the_bundled_postgres_with_its_own_password_sec
     let manifests = defaults();
     let secret = manifests.get::<Secret>("todo-chatbot-backend-secret");
     let url = secret_text(&secret, "DATABASE_URL");
-    assert_eq!(url, "postgresql://todo@todo-chatbot-postgres:5432/todo?sslmode=disable");
+    assert_eq!(
+        url,
+        "postgresql://todo@todo-chatbot-postgres:5432/todo?sslmode=disable"
+    );
     assert!(manifests.find::<Service>("todo-chatbot-postgres").is_some());
 
     let container = backend_container(&backend_deployment(manifests));
-    let password = container.env.unwrap().into_iter().find(|var| var.name == "DATABASE_PASSWORD").unwrap();
+    let password = container
+        .env
+        .unwrap()
+        .into_iter()
+        .find(|var| var.name == "DATABASE_PASSWORD")
+        .unwrap();
     let reference = password.value_from.unwrap().secret_key_ref.unwrap();
     assert_eq!(reference.name, "todo-chatbot-postgres");
     let postgres_secret = manifests.get::<Secret>("todo-chatbot-postgres");
-    assert!(postgres_secret.data.unwrap().contains_key(&reference.key), "the key the backend reads exists");
+    assert!(
+        postgres_secret.data.unwrap().contains_key(&reference.key),
+        "the key the backend reads exists"
+    );
 }
 
 #[test]
@@ -49,12 +73,24 @@ fn global_postgres_identity_is_the_one_source_for_both_charts() {
             .set("global.postgres.database", "orders")
             .set("global.postgres.username", "shop"),
     );
-    let url = secret_text(&manifests.get::<Secret>("todo-chatbot-backend-secret"), "DATABASE_URL");
-    assert_eq!(url, "postgresql://shop@todo-chatbot-postgres:5432/orders?sslmode=disable");
+    let url = secret_text(
+        &manifests.get::<Secret>("todo-chatbot-backend-secret"),
+        "DATABASE_URL",
+    );
+    assert_eq!(
+        url,
+        "postgresql://shop@todo-chatbot-postgres:5432/orders?sslmode=disable"
+    );
     let statefulset = manifests.get::<StatefulSet>("todo-chatbot-postgres");
     let container = &statefulset.spec.unwrap().template.spec.unwrap().containers[0];
-    assert_eq!(env_value(container, "POSTGRES_USER").as_deref(), Some("shop"));
-    assert_eq!(env_value(container, "POSTGRES_DB").as_deref(), Some("orders"));
+    assert_eq!(
+        env_value(container, "POSTGRES_USER").as_deref(),
+        Some("shop")
+    );
+    assert_eq!(
+        env_value(container, "POSTGRES_DB").as_deref(),
+        Some("orders")
+    );
 }
 
 #[test]
@@ -65,22 +101,47 @@ fn given_database_url_is_used_as_is_without_the_bundled_password() {
             .set("postgres.enabled", "false")
             .set("backend.secrets.DATABASE_URL", url),
     );
-    assert_eq!(secret_text(&manifests.get::<Secret>("todo-chatbot-backend-secret"), "DATABASE_URL"), url);
-    assert!(manifests.find::<StatefulSet>("todo-chatbot-postgres").is_none());
+    assert_eq!(
+        secret_text(
+            &manifests.get::<Secret>("todo-chatbot-backend-secret"),
+            "DATABASE_URL"
+        ),
+        url
+    );
+    assert!(
+        manifests
+            .find::<StatefulSet>("todo-chatbot-postgres")
+            .is_none()
+    );
     let container = backend_container(&backend_deployment(&manifests));
-    assert!(!container.env.unwrap().iter().any(|var| var.name == "DATABASE_PASSWORD"));
+    assert!(
+        !container
+            .env
+            .unwrap()
+            .iter()
+            .any(|var| var.name == "DATABASE_PASSWORD")
+    );
 }
 
 #[test]
 fn given_auth_secret_is_used() {
     let secret = "a-given-secret-of-more-than-32-characters!";
     let manifests = render(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", secret));
-    assert_eq!(secret_text(&manifests.get::<Secret>("todo-chatbot-backend-secret"), "BETTER_AUTH_SECRET"), secret);
+    assert_eq!(
+        secret_text(
+            &manifests.get::<Secret>("todo-chatbot-backend-secret"),
+            "BETTER_AUTH_SECRET"
+        ),
+        secret
+    );
 }
 
 #[test]
 fn generated_auth_secret_is_long_and_random() {
-    let first = secret_text(&defaults().get::<Secret>("todo-chatbot-backend-secret"), "BETTER_AUTH_SECRET");
+    let first = secret_text(
+        &defaults().get::<Secret>("todo-chatbot-backend-secret"),
+        "BETTER_AUTH_SECRET",
+    );
     let second = secret_text(
         &render(Render::new()).get::<Secret>("todo-chatbot-backend-secret"),
         "BETTER_AUTH_SECRET",
@@ -95,13 +156,19 @@ fn auth_secret_shorter_than_32_characters_fails_with_a_clear_message() {
     let error = render_error(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", "too-short"));
     assert!(error.contains("BETTER_AUTH_SECRET"), "{error}");
     assert!(error.contains("32"), "{error}");
-    assert!(!error.contains("too-short"), "the secret is echoed: {error}");
+    assert!(
+        !error.contains("too-short"),
+        "the secret is echoed: {error}"
+    );
 }
 
 #[test]
 fn postgres_disabled_without_a_database_url_fails_with_a_clear_message() {
     let error = render_error(Render::new().set("postgres.enabled", "false"));
-    assert!(error.contains("DATABASE_URL") && error.contains("existingSecret"), "{error}");
+    assert!(
+        error.contains("DATABASE_URL") && error.contains("existingSecret"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -10,7 +10,11 @@ pub const BACKEND: &str = "todo-chatbot-backend";
 /// The chart rendered with its defaults (rendered once per test binary).
 pub fn defaults() -> &'static Manifests {
     static RENDERED: OnceLock<Manifests> = OnceLock::new();
-    RENDERED.get_or_init(|| Render::new().run().expect("the chart renders with its defaults"))
+    RENDERED.get_or_init(|| {
+        Render::new()
+            .run()
+            .expect("the chart renders with its defaults")
+    })
 }
 
 pub fn render(render: Render) -> Manifests {

@@ -30,7 +30,8 @@ struct RequestContext {
 
 pub fn observed(state: AppState, routes: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
     // Pod names are DNS labels, always valid header values; the fallback is for odd host names.
-    let served_by = HeaderValue::from_str(&state.pod_name).unwrap_or(HeaderValue::from_static("unknown"));
+    let served_by =
+        HeaderValue::from_str(&state.pod_name).unwrap_or(HeaderValue::from_static("unknown"));
     let client_request_id = warp::header::optional::<String>("x-request-id")
         .or(warp::any().map(|| None))
         .unify();
