@@ -42,6 +42,7 @@ case ${1:-all} in
     bash ci/image.sh
     log "Rust tests: service on throwaway PostgreSQL servers, faults, chart, image and monitoring tests"
     cargo test --locked --workspace
+    log "chart tests again with $("$HELM4" version --short)"
     HELM=$HELM4 cargo test --locked -p e2e --test chart
     bash ci/lint-charts.sh
     HELM=$HELM4 bash ci/lint-charts.sh

@@ -141,3 +141,21 @@ async fn validation_errors_are_422_with_details_per_field() {
         .collect();
     assert_eq!(fields, ["title", "description"]);
 }
+
+#[tokio::test]
+async fn a_database_error_is_a_500_that_reveals_no_sql() {
+    let app = TestApp::spawn().await;
+    let token = app.token("alice");
+    // Break the schema under the running service: its next query fails in a way no retry fixes.
+    crate::support::connect(&app.database_url)
+        .await
+        .batch_execute("ALTER TABLE tasks RENAME TO tasks_gone")
+        .await
+        .unwrap();
+    let response = app.get("/api/tasks", Some(&token)).await;
+    let body = assert_error(response, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+    let text = body.to_string();
+    for leak in ["tasks", "relation", "SELECT", "42P01"] {
+        assert!(!text.contains(leak), "the error body leaks {leak}: {text}");
+    }
+}
