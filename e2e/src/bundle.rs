@@ -61,35 +61,26 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
         capture("nodes.txt", &kubectl, &["describe", "nodes"]),
     ];
     for pod in pods {
+        let describe = ["describe", "pod", pod, "-n", namespace];
+        let logs = [
+            "logs",
+            pod,
+            "-n",
+            namespace,
+            "--all-containers",
+            "--timestamps",
+        ];
+        let previous_logs = [&logs[..], &["--previous"]].concat();
         list.push(capture(
             format!("pod-{pod}-describe.txt"),
             &kubectl,
-            &["describe", "pod", pod, "-n", namespace],
+            &describe,
         ));
-        list.push(capture(
-            format!("pod-{pod}-logs.txt"),
-            &kubectl,
-            &[
-                "logs",
-                pod,
-                "-n",
-                namespace,
-                "--all-containers",
-                "--timestamps",
-            ],
-        ));
+        list.push(capture(format!("pod-{pod}-logs.txt"), &kubectl, &logs));
         list.push(capture(
             format!("pod-{pod}-previous-logs.txt"),
             &kubectl,
-            &[
-                "logs",
-                pod,
-                "-n",
-                namespace,
-                "--all-containers",
-                "--timestamps",
-                "--previous",
-            ],
+            &previous_logs,
         ));
     }
     list

@@ -153,7 +153,12 @@ async fn a_database_error_is_a_500_that_reveals_no_sql() {
         .await
         .unwrap();
     let response = app.get("/api/tasks", Some(&token)).await;
-    let body = assert_error(response, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+    let body = assert_error(
+        response,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+    )
+    .await;
     let text = body.to_string();
     for leak in ["tasks", "relation", "SELECT", "42P01"] {
         assert!(!text.contains(leak), "the error body leaks {leak}: {text}");

@@ -82,6 +82,18 @@ impl Traffic {
         }
     }
 
+    /// Waits until `count` requests have been answered (or failed).
+    async fn wait_for_answers(&self, count: usize) {
+        testkit::wait::until(
+            &format!("{count} requests of traffic"),
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || async move { (self.outcomes.lock().await.len() >= count).then_some(()) },
+        )
+        .await
+        .unwrap();
+    }
+
     async fn count_started_after(&self, moment: Instant) -> usize {
         self.outcomes
             .lock()
@@ -142,23 +154,7 @@ async fn database_outage_gives_fast_503s_and_recovers_without_restart() {
     .await;
     let before_outage = create_tasks(&service.base, 20).await;
     let traffic = Traffic::start(&service.base, 4, before_outage[0]);
-    testkit::wait::until(
-        "traffic to flow",
-        Duration::from_secs(10),
-        Duration::from_millis(10),
-        || {
-            let traffic = &traffic;
-            async move {
-                (traffic
-                    .count_started_after(Instant::now() - Duration::from_secs(60))
-                    .await
-                    > 50)
-                    .then_some(())
-            }
-        },
-    )
-    .await
-    .unwrap();
+    traffic.wait_for_answers(50).await;
 
     let outage = Instant::now();
     server.stop().unwrap();
@@ -295,23 +291,7 @@ async fn sigterm_under_load_completes_every_accepted_request() {
         ServiceProcess::start(&database_url, &[("SHUTDOWN_GRACE_PERIOD_SECS", "10")]).await;
     let existing = create_tasks(&service.base, 1).await[0];
     let traffic = Traffic::start(&service.base, 8, existing);
-    testkit::wait::until(
-        "traffic to flow",
-        Duration::from_secs(10),
-        Duration::from_millis(10),
-        || {
-            let traffic = &traffic;
-            async move {
-                (traffic
-                    .count_started_after(Instant::now() - Duration::from_secs(60))
-                    .await
-                    > 100)
-                    .then_some(())
-            }
-        },
-    )
-    .await
-    .unwrap();
+    traffic.wait_for_answers(100).await;
 
     let terminated = Instant::now();
     service.terminate();

@@ -108,11 +108,15 @@ impl TestApp {
         self.request(Method::DELETE, path, Some(token), None).await
     }
 
-    /// Creates a task and returns it; fails the test unless the answer is 201.
+    /// Creates a task with this title and returns it; fails the test unless the answer is 201.
     pub async fn create_task(&self, token: &str, title: &str) -> Value {
-        let response = self
-            .post("/api/tasks", token, &json!({ "title": title }))
-            .await;
+        self.create_task_from(token, &json!({ "title": title }))
+            .await
+    }
+
+    /// Creates a task from this body and returns it; fails the test unless the answer is 201.
+    pub async fn create_task_from(&self, token: &str, body: &Value) -> Value {
+        let response = self.post("/api/tasks", token, body).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.expect("a task as JSON")
     }
@@ -126,6 +130,11 @@ impl TestApp {
             .await
             .expect("the server task does not panic")
     }
+}
+
+/// The path of a task returned by the API.
+pub fn task_path(task: &Value) -> String {
+    format!("/api/tasks/{}", task["id"].as_str().expect("a task id"))
 }
 
 /// The service's environment for tests: required variables, port 0, short start-up timeout.

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_error};
+use crate::support::{TestApp, assert_error, task_path};
 
 #[tokio::test]
 async fn create_returns_201_with_the_stored_task() {
@@ -51,7 +51,7 @@ async fn get_returns_the_callers_task() {
 async fn another_users_task_is_404_for_every_operation() {
     let app = TestApp::spawn().await;
     let task = app.create_task(&app.token("alice"), "Private").await;
-    let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
+    let path = task_path(&task);
     let mallory = app.token("mallory");
     assert_error(
         app.get(&path, Some(&mallory)).await,
@@ -205,17 +205,10 @@ async fn list_limit_must_be_1_to_100_and_offset_non_negative() {
 async fn patch_changes_only_the_given_fields() {
     let app = TestApp::spawn().await;
     let token = app.token("alice");
-    let created: Value = app
-        .post(
-            "/api/tasks",
-            &token,
-            &json!({"title": "Draft", "description": "notes"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("/api/tasks/{}", created["id"].as_str().unwrap());
+    let created = app
+        .create_task_from(&token, &json!({"title": "Draft", "description": "notes"}))
+        .await;
+    let path = task_path(&created);
 
     let response = app.patch(&path, &token, &json!({"completed": true})).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -240,17 +233,13 @@ async fn patch_changes_only_the_given_fields() {
 async fn patch_with_null_description_clears_it() {
     let app = TestApp::spawn().await;
     let token = app.token("alice");
-    let created: Value = app
-        .post(
-            "/api/tasks",
+    let created = app
+        .create_task_from(
             &token,
             &json!({"title": "T", "description": "to be removed"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("/api/tasks/{}", created["id"].as_str().unwrap());
+        .await;
+    let path = task_path(&created);
     let updated: Value = app
         .patch(&path, &token, &json!({"description": null}))
         .await
@@ -265,7 +254,7 @@ async fn patch_rejects_null_title_and_invalid_values() {
     let app = TestApp::spawn().await;
     let token = app.token("alice");
     let task = app.create_task(&token, "T").await;
-    let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
+    let path = task_path(&task);
     for body in [
         json!({"title": null}),
         json!({"title": ""}),
@@ -287,7 +276,7 @@ async fn delete_returns_204_then_404() {
     let app = TestApp::spawn().await;
     let token = app.token("alice");
     let task = app.create_task(&token, "Temporary").await;
-    let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
+    let path = task_path(&task);
     let response = app.delete(&path, &token).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(response.bytes().await.unwrap().is_empty());
