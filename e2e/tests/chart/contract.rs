@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Probe, Secret, Service};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::support::{BACKEND, backend_container, backend_deployment, defaults, pod_spec, render};
+use crate::support::{
+    BACKEND, backend_container, backend_deployment, defaults, pod_annotations, pod_spec, render,
+};
 
 fn labels(map: &Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
     map.clone().unwrap_or_default()
@@ -288,16 +290,7 @@ fn service_account_token_is_not_mounted() {
 
 #[test]
 fn changing_the_config_or_the_secret_changes_the_pod_template() {
-    let annotations = |manifests: &e2e::manifests::Manifests| {
-        backend_deployment(manifests)
-            .spec
-            .unwrap()
-            .template
-            .metadata
-            .unwrap()
-            .annotations
-            .unwrap()
-    };
+    let annotations = pod_annotations;
     let secret = "a-fixed-secret-that-is-long-enough-0123456789";
     let base = render(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", secret));
     let config_changed = render(

@@ -5,7 +5,8 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
 
 use crate::support::{
-    backend_container, backend_deployment, defaults, env_value, render, render_error,
+    backend_container, backend_deployment, defaults, env_value, pod_annotations, render,
+    render_error,
 };
 
 fn secret_text(secret: &Secret, key: &str) -> String {
@@ -28,14 +29,7 @@ fn existing_secret_replaces_the_charts_secret() {
             assert_eq!(reference.name, "made-elsewhere", "{}", var.name);
         }
     }
-    let annotations = backend_deployment(&manifests)
-        .spec
-        .unwrap()
-        .template
-        .metadata
-        .unwrap()
-        .annotations
-        .unwrap();
+    let annotations = pod_annotations(&manifests);
     assert!(!annotations.contains_key("checksum/secret"));
 }
 

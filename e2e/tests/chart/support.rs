@@ -57,3 +57,12 @@ pub fn env_value(container: &Container, name: &str) -> Option<String> {
         .find(|var| var.name == name)
         .and_then(|var| var.value.clone())
 }
+
+/// The annotations of the backend's pod template.
+pub fn pod_annotations(manifests: &Manifests) -> std::collections::BTreeMap<String, String> {
+    backend_deployment(manifests)
+        .spec
+        .and_then(|spec| spec.template.metadata)
+        .and_then(|metadata| metadata.annotations)
+        .unwrap_or_default()
+}

@@ -31,6 +31,11 @@ async fn assert_rejected(app: &TestApp, authorization: Option<&str>, rfc6750_err
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
+/// A syntactically bearer token that must be refused as an invalid token.
+async fn assert_token_rejected(app: &TestApp, token: &str) {
+    assert_rejected(app, Some(&format!("Bearer {token}")), Some("invalid_token")).await;
+}
+
 #[tokio::test]
 async fn missing_token_is_rejected_with_401_and_a_bearer_challenge() {
     let app = TestApp::spawn().await;
@@ -59,24 +64,14 @@ async fn malformed_token_is_rejected_with_401() {
 async fn token_with_bad_signature_is_rejected_with_401() {
     let app = TestApp::spawn().await;
     let forged = mint("some-other-secret-some-other-secret-00", "alice", 300);
-    assert_rejected(
-        &app,
-        Some(&format!("Bearer {forged}")),
-        Some("invalid_token"),
-    )
-    .await;
+    assert_token_rejected(&app, &forged).await;
 }
 
 #[tokio::test]
 async fn expired_token_is_rejected_with_401() {
     let app = TestApp::spawn().await;
     let expired = mint(SECRET, "alice", -3600);
-    assert_rejected(
-        &app,
-        Some(&format!("Bearer {expired}")),
-        Some("invalid_token"),
-    )
-    .await;
+    assert_token_rejected(&app, &expired).await;
 }
 
 #[tokio::test]
@@ -103,12 +98,7 @@ async fn other_algorithms_are_rejected_with_401() {
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap();
-        assert_rejected(
-            &app,
-            Some(&format!("Bearer {token}")),
-            Some("invalid_token"),
-        )
-        .await;
+        assert_token_rejected(&app, &token).await;
     }
 }
 
@@ -121,12 +111,7 @@ async fn tokens_without_exp_or_sub_are_rejected_with_401() {
         json!({"sub": "", "exp": now() + 300}),
     ] {
         let token = mint_claims(SECRET, claims);
-        assert_rejected(
-            &app,
-            Some(&format!("Bearer {token}")),
-            Some("invalid_token"),
-        )
-        .await;
+        assert_token_rejected(&app, &token).await;
     }
 }
 
