@@ -217,7 +217,11 @@ async fn bench() -> Result<()> {
         &json_path,
         serde_json::to_string_pretty(&json!(results))? + "\n",
     )?;
-    report::update_readme(&repo_root().join("bench/README.md"), &results.to_markdown())?;
+    report::update_section(
+        &repo_root().join("bench/README.md"),
+        "results",
+        &results.to_markdown(),
+    )?;
     println!("\n{}", results.to_markdown());
     println!("written: {} and bench/README.md", json_path.display());
     Ok(())

@@ -192,10 +192,6 @@ pub fn replace_section(document: &str, marker: &str, content: &str) -> Result<St
     ))
 }
 
-pub fn update_readme(path: &Path, table: &str) -> Result<()> {
-    update_section(path, "results", table)
-}
-
 pub fn update_section(path: &Path, marker: &str, content: &str) -> Result<()> {
     let document = std::fs::read_to_string(path)?;
     std::fs::write(path, replace_section(&document, marker, content)?)?;

@@ -58,6 +58,10 @@ impl PgServer {
         };
         if let Some((uid, gid)) = owner {
             chown(&data_dir, uid, gid)?;
+            // The server reads its TLS key and certificate as its own user.
+            for file in options.tls.iter().flat_map(|(cert, key)| [cert, key]) {
+                chown(file, uid, gid)?;
+            }
         }
         let mut initdb = Command::new(bin_dir.join("initdb"));
         initdb
@@ -102,10 +106,6 @@ impl PgServer {
             "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
             self.port
         )
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
     }
 
     /// Stops the server with a fast shutdown: clients are disconnected at once.
@@ -185,14 +185,6 @@ impl PgServer {
         let child = command.spawn().context("starting postgres")?;
         self.child = Some(child);
         self.wait_until_accepting(Duration::from_secs(30))
-    }
-
-    /// Files the server must be able to read (TLS key and certificate) are handed to its user.
-    pub fn give_to_server_user(&self, path: &Path) -> Result<()> {
-        if let Some((uid, gid)) = self.owner {
-            chown(path, uid, gid)?;
-        }
-        Ok(())
     }
 
     fn wait_until_accepting(&mut self, within: Duration) -> Result<()> {

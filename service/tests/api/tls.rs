@@ -2,7 +2,7 @@
 //! meaning: `require` encrypts, `verify-ca` checks the chain, `verify-full` the host name too.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use backend::{App, Config};
 use rcgen::{CertificateParams, CertifiedIssuer, KeyPair};
@@ -39,42 +39,15 @@ fn start_tls_server() -> TlsServer {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
 
-    // The server reads key and certificate as its own user; give it the files first.
     let server = PgServer::start_with(PgOptions {
-        tls: Some((cert_file.clone(), key_file.clone())),
-        settings: vec![],
-        durable: false,
-    });
-    let server = match server {
-        Ok(server) => server,
-        Err(_) => {
-            chown_to_postgres(&[&dir, &cert_file, &key_file]);
-            PgServer::start_with(PgOptions {
-                tls: Some((cert_file, key_file)),
-                settings: vec![],
-                durable: false,
-            })
-            .unwrap()
-        }
-    };
+        tls: Some((cert_file, key_file)),
+        ..PgOptions::default()
+    })
+    .unwrap();
     TlsServer {
         server,
         ca_file,
         _dir: dir,
-    }
-}
-
-fn chown_to_postgres(paths: &[&Path]) {
-    let output = std::process::Command::new("id")
-        .args(["-u", "postgres"])
-        .output()
-        .unwrap();
-    let uid: u32 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap();
-    for path in paths {
-        std::os::unix::fs::chown(path, Some(uid), None).unwrap();
     }
 }
 
