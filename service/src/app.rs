@@ -6,13 +6,14 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::{Database, StartupError};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::server::{self, HttpLimits};
 use crate::state::{AppState, Lifecycle, VERSION};
 use crate::store::TaskStore;
 
@@ -44,6 +45,9 @@ impl App {
     /// Connects to the database (retrying within its start-up timeout), applies migrations and
     /// binds the port (0 picks a free one).
     pub async fn build(config: Config) -> Result<App, BuildError> {
+        if let Err(problem) = server::raise_open_file_limit(config.http.max_connections) {
+            warn!(problem, "open-file limit");
+        }
         let db = Database::connect(&config.database).await?;
         // Dual-stack where the kernel allows it, so both IPv4 and IPv6 probes reach the pod.
         let listener =
@@ -59,7 +63,11 @@ impl App {
         let state = AppState {
             tasks: TaskStore::new(db.clone()),
             db,
-            auth: Arc::new(Authenticator::new(config.auth_secret_bytes())),
+            auth: Arc::new(Authenticator::new(
+                config.auth_secret_bytes(),
+                &config.jwt_issuers,
+                &config.jwt_audiences,
+            )),
             metrics: Metrics::new(VERSION),
             lifecycle: Lifecycle::default(),
             pod_name: Arc::from(config.pod_name.as_str()),
@@ -84,13 +92,26 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then drains: readiness turns 503, the listener closes,
-    /// in-flight requests get the grace period to finish, and the pool closes.
+    /// connections without a request in flight close, in-flight requests get the grace period
+    /// to finish, and the pool closes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Stopped {
         let App {
             listener,
             state,
             config,
         } = self;
+        debug!(
+            pool_timeout_ms = config.database.pool_timeout.as_millis() as u64,
+            statement_timeout_ms = config.database.statement_timeout.as_millis() as u64,
+            startup_timeout_secs = config.database.startup_timeout.as_secs(),
+            header_read_timeout_secs = config.http.header_read_timeout.as_secs(),
+            idle_timeout_secs = config.http.idle_timeout.as_secs(),
+            max_connections = config.http.max_connections,
+            jwt_issuers = ?config.jwt_issuers,
+            jwt_audiences = ?config.jwt_audiences,
+            shutdown_grace_period_secs = config.shutdown_grace_period.as_secs(),
+            "effective configuration"
+        );
         info!(
             port = listener
                 .local_addr()
@@ -104,13 +125,12 @@ impl App {
 
         let lifecycle = state.lifecycle.clone();
         let db = state.db.clone();
+        let metrics = state.metrics.clone();
+        let limits: HttpLimits = config.http;
         let (drain_started, drain_signal) = tokio::sync::oneshot::channel::<()>();
-        let server = warp::serve(routes::api(state))
-            .incoming(listener)
-            .graceful(async {
-                let _ = drain_signal.await;
-            })
-            .run();
+        let server = server::serve(listener, routes::api(state), limits, metrics, async {
+            let _ = drain_signal.await;
+        });
         let server = tokio::spawn(server);
 
         shutdown.await;

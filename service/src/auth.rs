@@ -1,7 +1,13 @@
-//! Bearer-token authentication: HS256 JWTs signed with BETTER_AUTH_SECRET.
+//! Bearer-token authentication: HS256 JWTs signed with BETTER_AUTH_SECRET, as Better Auth's
+//! JWT plugin issues them.
 //!
 //! Only HS256 is accepted (`alg: none` and every other algorithm are rejected), `exp` is
-//! required and checked, and `sub` names the user that owns the tasks.
+//! required and checked, and `sub` names the user that owns the tasks. Better Auth also puts
+//! `iss` and `aud` (the app's base URL by default) and profile claims (`name`, `email`, ...) in
+//! every token: extra claims are ignored, and `iss` and `aud` are enforced only when
+//! JWT_ISSUER and JWT_AUDIENCE are set.
+
+mod hs256;
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,9 +77,23 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(secret: &[u8]) -> Authenticator {
+    /// A verifier for tokens signed with `secret`. A non-empty `issuers` (`audiences`) makes
+    /// `iss` (`aud`) required and one of these; empty ones accept any value or none.
+    pub fn new(secret: &[u8], issuers: &[String], audiences: &[String]) -> Authenticator {
+        hs256::install();
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
+        if !issuers.is_empty() {
+            validation.set_issuer(issuers);
+            required.push("iss");
+        }
+        if audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(audiences);
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         Authenticator {
@@ -100,9 +120,13 @@ impl Authenticator {
                     ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                         AuthError::InvalidToken("algorithm must be HS256")
                     }
-                    ErrorKind::MissingRequiredClaim(_) => {
-                        AuthError::InvalidToken("the exp and sub claims are required")
-                    }
+                    ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+                        "iss" => AuthError::InvalidToken("the iss claim is required"),
+                        "aud" => AuthError::InvalidToken("the aud claim is required"),
+                        _ => AuthError::InvalidToken("the exp and sub claims are required"),
+                    },
+                    ErrorKind::InvalidIssuer => AuthError::InvalidToken("issuer not accepted"),
+                    ErrorKind::InvalidAudience => AuthError::InvalidToken("audience not accepted"),
                     ErrorKind::ImmatureSignature => {
                         AuthError::InvalidToken("token is not valid yet")
                     }
@@ -112,6 +136,12 @@ impl Authenticator {
         let subject = data.claims.sub;
         if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
             return Err(AuthError::InvalidToken("sub must be 1 to 255 bytes"));
+        }
+        // A user id is printable text; NUL cannot even be stored in PostgreSQL text.
+        if subject.chars().any(char::is_control) {
+            return Err(AuthError::InvalidToken(
+                "sub must not contain control characters",
+            ));
         }
         Ok(UserId(subject))
     }
@@ -130,7 +160,6 @@ pub fn require_user(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::json;
 
     const SECRET: &[u8] = b"unit-test-secret-unit-test-secret-0123";
@@ -139,17 +168,106 @@ mod tests {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
+    /// Signed by testkit (ring's HMAC), not by the library under test.
     fn token(algorithm: Algorithm, claims: serde_json::Value, secret: &[u8]) -> String {
-        encode(
-            &Header::new(algorithm),
-            &claims,
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap()
+        let header = json!({ "alg": format!("{algorithm:?}"), "typ": "JWT" });
+        testkit::jwt::sign(&header, &claims, std::str::from_utf8(secret).unwrap())
     }
 
     fn verify(token: &str) -> Result<UserId, AuthError> {
-        Authenticator::new(SECRET).verify(Some(&format!("Bearer {token}")))
+        Authenticator::new(SECRET, &[], &[]).verify(Some(&format!("Bearer {token}")))
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|item| (*item).to_owned()).collect()
+    }
+
+    /// The claims Better Auth's JWT plugin puts in a token: the session's user, `sub` = user id,
+    /// `iss` and `aud` = the app's base URL, 15 minutes of validity.
+    fn better_auth_claims() -> serde_json::Value {
+        json!({
+            "id": "u_7Kq2", "name": "Ada Lovelace", "email": "ada@example.com",
+            "emailVerified": true, "image": null,
+            "createdAt": "2026-01-02T03:04:05.000Z", "updatedAt": "2026-01-02T03:04:05.000Z",
+            "sub": "u_7Kq2", "iat": now(), "exp": now() + 900,
+            "iss": "https://todo.example.com", "aud": "https://todo.example.com",
+        })
+    }
+
+    fn verify_with(
+        issuers: &[&str],
+        audiences: &[&str],
+        claims: serde_json::Value,
+    ) -> Result<UserId, AuthError> {
+        let token = token(Algorithm::HS256, claims, SECRET);
+        Authenticator::new(SECRET, &strings(issuers), &strings(audiences))
+            .verify(Some(&format!("Bearer {token}")))
+    }
+
+    #[test]
+    fn better_auth_tokens_are_accepted_without_issuer_or_audience_settings() {
+        assert_eq!(
+            verify_with(&[], &[], better_auth_claims())
+                .unwrap()
+                .as_str(),
+            "u_7Kq2"
+        );
+        let mut claims = better_auth_claims();
+        claims["aud"] = json!(["https://todo.example.com", "mobile"]);
+        assert!(verify_with(&[], &[], claims).is_ok(), "aud as an array");
+    }
+
+    #[test]
+    fn configured_issuer_and_audience_are_enforced() {
+        let site = "https://todo.example.com";
+        assert!(verify_with(&[site], &["other", site], better_auth_claims()).is_ok());
+        assert_eq!(
+            verify_with(&["https://evil.example"], &[], better_auth_claims()),
+            Err(AuthError::InvalidToken("issuer not accepted"))
+        );
+        assert_eq!(
+            verify_with(&[], &["https://api.example"], better_auth_claims()),
+            Err(AuthError::InvalidToken("audience not accepted"))
+        );
+        let mut claims = better_auth_claims();
+        claims.as_object_mut().unwrap().remove("iss");
+        claims.as_object_mut().unwrap().remove("aud");
+        assert_eq!(
+            verify_with(&[site], &[], claims.clone()),
+            Err(AuthError::InvalidToken("the iss claim is required"))
+        );
+        assert_eq!(
+            verify_with(&[], &[site], claims.clone()),
+            Err(AuthError::InvalidToken("the aud claim is required"))
+        );
+        assert!(
+            verify_with(&[], &[], claims).is_ok(),
+            "neither is required unless configured"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_sub_are_rejected() {
+        for subject in [
+            "nul\0byte",
+            "line\nbreak",
+            "esc\u{1b}",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
+            let token = token(
+                Algorithm::HS256,
+                json!({"sub": subject, "exp": now() + 60}),
+                SECRET,
+            );
+            assert_eq!(
+                verify(&token),
+                Err(AuthError::InvalidToken(
+                    "sub must not contain control characters"
+                )),
+                "{subject:?}"
+            );
+        }
     }
 
     #[test]
@@ -169,7 +287,7 @@ mod tests {
             json!({"sub": "u", "exp": now() + 60}),
             SECRET,
         );
-        let user = Authenticator::new(SECRET).verify(Some(&format!("bearer {token}")));
+        let user = Authenticator::new(SECRET, &[], &[]).verify(Some(&format!("bearer {token}")));
         assert!(user.is_ok());
     }
 
@@ -229,7 +347,7 @@ mod tests {
 
     #[test]
     fn missing_and_non_bearer_headers_are_told_apart() {
-        let authenticator = Authenticator::new(SECRET);
+        let authenticator = Authenticator::new(SECRET, &[], &[]);
         assert_eq!(authenticator.verify(None), Err(AuthError::MissingToken));
         assert_eq!(
             authenticator.verify(Some("Basic dTpw")),

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::level_filters::LevelFilter;
 
 use crate::db::DatabaseUrl;
+use crate::server::HttpLimits;
 
 /// Shortest BETTER_AUTH_SECRET accepted: 32 bytes is the HS256 key-size guidance of RFC 7518.
 pub const MIN_AUTH_SECRET_LEN: usize = 32;
@@ -21,6 +22,11 @@ pub struct Config {
     pub port: u16,
     pub database: DatabaseConfig,
     pub auth_secret: SecretString,
+    /// Accepted `iss` values; empty = any (the claim is then not required).
+    pub jwt_issuers: Vec<String>,
+    /// Accepted `aud` values; empty = any (the claim is then not required).
+    pub jwt_audiences: Vec<String>,
+    pub http: HttpLimits,
     pub environment: Environment,
     pub log_level: LevelFilter,
     /// How long in-flight requests may take to finish after SIGTERM.
@@ -38,7 +44,8 @@ pub struct DatabaseConfig {
     pub pool_timeout: Duration,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
-    /// How long start-up keeps retrying an unreachable database before the process exits.
+    /// How long start-up may take: connecting (retrying an unreachable database) and applying
+    /// migrations, including the wait for another replica's migration lock.
     pub startup_timeout: Duration,
 }
 
@@ -127,11 +134,7 @@ impl Config {
             pool_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000)?,
             connect_timeout: vars.millis("DB_CONNECT_TIMEOUT_MS", 3000, 1..=120_000)?,
             statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
-            startup_timeout: Duration::from_secs(vars.number(
-                "DB_STARTUP_TIMEOUT_SECS",
-                30,
-                0..=3600,
-            )?),
+            startup_timeout: vars.seconds("DB_STARTUP_TIMEOUT_SECS", 30, 1..=3600)?,
         };
 
         let pod_name = match vars.optional("POD_NAME") {
@@ -142,10 +145,19 @@ impl Config {
                 .unwrap_or_else(|| "unknown".into()),
         };
 
+        let http = HttpLimits {
+            header_read_timeout: vars.seconds("HTTP_HEADER_READ_TIMEOUT_SECS", 10, 1..=300)?,
+            idle_timeout: vars.seconds("HTTP_IDLE_TIMEOUT_SECS", 60, 1..=3600)?,
+            max_connections: vars.number("HTTP_MAX_CONNECTIONS", 2048, 1..=1_000_000)?,
+        };
+
         Ok(Config {
             port: vars.number("PORT", 8000, 0..=65535)?,
             database,
             auth_secret: SecretString::from(auth_secret),
+            jwt_issuers: vars.list("JWT_ISSUER"),
+            jwt_audiences: vars.list("JWT_AUDIENCE"),
+            http,
             environment: vars.parsed("ENVIRONMENT", Environment::Development)?,
             log_level: vars.log_level("LOG_LEVEL")?,
             shutdown_grace_period: Duration::from_secs(vars.number(
@@ -223,6 +235,29 @@ impl Vars<'_> {
         }
     }
 
+    /// A comma-separated list; blank items are dropped, so an empty value means none.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.optional(name)
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.number(name, default, range).map(Duration::from_secs)
+    }
+
     fn millis(
         &self,
         name: &'static str,
@@ -290,6 +325,21 @@ mod tests {
         assert_eq!(config.database.pool_size, 10);
         assert_eq!(config.database.pool_timeout, Duration::from_secs(1));
         assert_eq!(config.shutdown_grace_period, Duration::from_secs(20));
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.http.max_connections, 2048);
+        assert!(config.jwt_issuers.is_empty() && config.jwt_audiences.is_empty());
+    }
+
+    #[test]
+    fn issuer_and_audience_are_comma_separated_lists() {
+        let config = config_with(&[
+            ("JWT_ISSUER", "https://app.example.com"),
+            ("JWT_AUDIENCE", " https://app.example.com, mobile ,,"),
+        ])
+        .unwrap();
+        assert_eq!(config.jwt_issuers, ["https://app.example.com"]);
+        assert_eq!(config.jwt_audiences, ["https://app.example.com", "mobile"]);
     }
 
     #[test]
@@ -338,6 +388,8 @@ mod tests {
             ("DB_POOL_TIMEOUT_MS", "0"),
             ("DB_CONNECT_TIMEOUT_MS", "1.5"),
             ("SHUTDOWN_GRACE_PERIOD_SECS", "forever"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
         ] {
             let error = error_for(&[(name, value)]);
             assert_eq!(error.variable, name, "{name}={value}");

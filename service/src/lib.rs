@@ -11,6 +11,7 @@ pub mod identity;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;

@@ -59,20 +59,37 @@ fn serve() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // Dropped last, on every return below and when a panic unwinds main: the buffered log
+    // lines are written out whichever way the process ends.
     let _log_writer = telemetry::init(config.log_level);
+    telemetry::log_panics();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
     runtime.block_on(async {
-        let app = match App::build(config).await {
-            Ok(app) => app,
+        let stop = match shutdown::install() {
+            Ok(stop) => stop,
             Err(error) => {
-                tracing::error!(error = %error, "start-up failed");
+                tracing::error!(error = %error, "cannot install the signal handlers");
                 return ExitCode::FAILURE;
             }
         };
-        match app.run_until(shutdown::signal_received()).await {
+        let mut stop = Box::pin(stop);
+        let app = tokio::select! {
+            built = App::build(config) => match built {
+                Ok(app) => app,
+                Err(error) => {
+                    tracing::error!(error = %error, "start-up failed");
+                    return ExitCode::FAILURE;
+                }
+            },
+            () = &mut stop => {
+                tracing::info!("stopped during start-up");
+                return ExitCode::SUCCESS;
+            }
+        };
+        match app.run_until(stop).await {
             Stopped::Gracefully => ExitCode::SUCCESS,
             Stopped::GracePeriodExceeded => ExitCode::FAILURE,
         }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use deadpool_postgres::Status;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
-use warp::http::StatusCode;
+use warp::http::{Method, StatusCode};
 
 /// Latency buckets for a service whose requests take about a millisecond: fine below 10 ms,
 /// coarse up to the 5 s statement timeout.
@@ -24,6 +24,26 @@ pub struct Metrics {
     in_flight: IntGauge,
     pool: IntGaugeVec,
     db_up: IntGauge,
+    connections_open: IntGauge,
+    connections_refused: IntCounter,
+}
+
+/// The `method` label: the methods of RFC 9110 (and PATCH) by name, anything else as `other`.
+/// hyper accepts any token as a method, and a label taken verbatim would let any client create
+/// series without end.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 impl Metrics {
@@ -61,6 +81,16 @@ impl Metrics {
             "1 if the last database health check succeeded, 0 if it failed.",
         )
         .expect("valid metric");
+        let connections_open = IntGauge::new(
+            "http_connections_open",
+            "Client connections open (HTTP_MAX_CONNECTIONS caps them).",
+        )
+        .expect("valid metric");
+        let connections_refused = IntCounter::new(
+            "http_connections_refused_total",
+            "Client connections answered 503 and closed because HTTP_MAX_CONNECTIONS were open.",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "backend_build_info",
@@ -77,6 +107,8 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(pool.clone()),
             Box::new(db_up.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_refused.clone()),
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
@@ -92,16 +124,19 @@ impl Metrics {
             in_flight,
             pool,
             db_up,
+            connections_open,
+            connections_refused,
         }
     }
 
     pub fn observe_request(
         &self,
-        method: &str,
+        method: &Method,
         route: &str,
         status: StatusCode,
         elapsed: Duration,
     ) {
+        let method = method_label(method);
         self.requests
             .with_label_values(&[method, route, status.as_str()])
             .inc();
@@ -115,6 +150,16 @@ impl Metrics {
     pub fn track_in_flight(&self) -> InFlight {
         self.in_flight.inc();
         InFlight(self.in_flight.clone())
+    }
+
+    /// Counts a connection as open until the returned guard is dropped.
+    pub fn connection_opened(&self) -> ConnectionOpen {
+        self.connections_open.inc();
+        ConnectionOpen(self.connections_open.clone())
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     pub fn set_db_up(&self, up: bool) {
@@ -144,6 +189,14 @@ impl Metrics {
 
 pub struct InFlight(IntGauge);
 
+pub struct ConnectionOpen(IntGauge);
+
+impl Drop for ConnectionOpen {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
@@ -158,7 +211,7 @@ mod tests {
     fn request_metrics_use_the_route_template() {
         let metrics = Metrics::new("1.2.3");
         metrics.observe_request(
-            "GET",
+            &Method::GET,
             "/api/tasks/{id}",
             StatusCode::OK,
             Duration::from_millis(2),
@@ -174,6 +227,18 @@ mod tests {
         ));
         assert!(text.contains(r#"db_pool_connections{state="in_use"} 2"#));
         assert!(text.contains(r#"backend_build_info{version="1.2.3"} 1"#));
+    }
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        for name in ["GET", "PATCH", "OPTIONS"] {
+            let method = Method::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), name);
+        }
+        for name in ["BREW", "get", "X-INVENTED-1"] {
+            let method = Method::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{name}");
+        }
     }
 
     #[test]

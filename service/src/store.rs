@@ -79,8 +79,10 @@ impl TaskStore {
         let connection = self.db.acquire().await?;
         let statement = connection
             .prepare_cached(
-                "INSERT INTO tasks (id, user_id, title, description, completed)
-                 VALUES ($1, $2, $3, $4, $5)
+                // One clock reading for both timestamps: the columns' defaults would read the
+                // clock twice, and a new task's updated_at could then differ from created_at.
+                "INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at)
+                 SELECT $1, $2, $3, $4, $5, at, at FROM clock_timestamp() AS at
                  RETURNING id, title, description, completed, created_at, updated_at",
             )
             .await?;

@@ -20,11 +20,18 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Arbitrary but fixed: every replica must ask for the same lock.
-const MIGRATION_LOCK_KEY: i64 = 0x746f_646f_2d6d_6967;
+pub const MIGRATION_LOCK_KEY: i64 = 0x746f_646f_2d6d_6967;
 
 /// Applies the migrations this database has not seen yet; returns the versions it applied.
+///
+/// Neither the wait for the lock nor a migration is bounded here (a role's or the URL's
+/// statement or lock timeout is lifted for the transaction): the caller bounds the whole run
+/// with the start-up deadline.
 pub async fn run(client: &mut tokio_postgres::Client) -> Result<Vec<i32>, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
+    transaction
+        .batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
+        .await?;
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;

@@ -12,6 +12,8 @@ use deadpool_postgres::{
     HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Status,
     TimeoutType,
 };
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout};
 use tokio_postgres::error::SqlState;
@@ -79,6 +81,11 @@ pub enum StartupError {
     Pool(String),
     #[error("database migration failed: {0}")]
     Migration(tokio_postgres::Error),
+    #[error(
+        "database migrations did not finish within the start-up deadline of {0:?} \
+         (DB_STARTUP_TIMEOUT_SECS); another replica may be holding the migration lock"
+    )]
+    MigrationDeadline(Duration),
 }
 
 #[derive(Clone)]
@@ -106,16 +113,24 @@ impl Database {
 
         let pool = build_pool(&driver_config, tls.clone(), config)?;
         let health = Arc::new(HealthConnection {
-            driver_config,
+            driver_config: driver_config.clone(),
             tls,
             client: Mutex::new(None),
+            latest: std::sync::Mutex::new(HealthState::default()),
         });
 
+        // Migrations run on a connection of their own, outside the pool: the pool's connections
+        // carry the statement timeout, which would also bound the wait for the migration lock
+        // while another replica migrates. The start-up deadline bounds both instead.
         let started = Instant::now();
+        let deadline = started + config.startup_timeout;
         let mut retry_delay = Duration::from_millis(250);
-        let mut connection = loop {
-            match pool.get().await {
-                Ok(connection) => break connection,
+        let mut client = loop {
+            match driver_config.connect(health.tls.clone()).await {
+                Ok((client, connection)) => {
+                    tokio::spawn(connection);
+                    break client;
+                }
                 Err(error) if started.elapsed() + retry_delay < config.startup_timeout => {
                     warn!(database = %config.url, error = %error, "database not reachable yet; retrying");
                     tokio::time::sleep(retry_delay).await;
@@ -132,10 +147,23 @@ impl Database {
         };
         info!(database = %config.url, tls = ?config.url.tls_mode(), "connected to database");
 
-        migrations::run(&mut connection)
-            .await
-            .map_err(StartupError::Migration)?;
+        match tokio::time::timeout_at(deadline, migrations::run(&mut client)).await {
+            Ok(result) => result.map_err(StartupError::Migration)?,
+            // Dropping the client closes its connection; the server rolls the migration back.
+            Err(_) => return Err(StartupError::MigrationDeadline(config.startup_timeout)),
+        };
         info!("database schema is up to date");
+        // One pooled connection now, so a pool that cannot connect (its session settings
+        // refused, say) fails start-up rather than the first request.
+        match tokio::time::timeout_at(deadline, pool.get()).await {
+            Ok(Ok(_first)) => {}
+            Ok(Err(error)) => return Err(StartupError::Pool(error.to_string())),
+            Err(_) => {
+                return Err(StartupError::Pool(
+                    "no pooled connection within the start-up deadline".into(),
+                ));
+            }
+        }
 
         Ok(Database {
             pool,
@@ -217,14 +245,60 @@ fn build_pool(
 
 /// A connection of its own for health checks, so that a pool saturated by slow requests does
 /// not make a healthy pod look unready.
+///
+/// Concurrent checks share one round trip: a flood of probes or health requests makes at most
+/// one query in flight, and a result up to [`HEALTH_RESULT_MAX_AGE`] old is answered without
+/// one. Waiting for that shared round trip never counts as the database being slow; only the
+/// round trip itself failing or exceeding [`HEALTH_CHECK_TIMEOUT`] reports it unreachable.
 struct HealthConnection {
     driver_config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
+    /// Used by the one round trip in flight only.
     client: Mutex<Option<tokio_postgres::Client>>,
+    latest: std::sync::Mutex<HealthState>,
 }
 
+#[derive(Default)]
+struct HealthState {
+    last: Option<(Instant, bool)>,
+    in_flight: Option<Shared<BoxFuture<'static, bool>>>,
+}
+
+/// How old a health result may be and still be answered; probes come every few seconds, so
+/// this only ever merges bursts.
+const HEALTH_RESULT_MAX_AGE: Duration = Duration::from_secs(1);
+
 impl HealthConnection {
-    async fn check(&self) -> bool {
+    async fn check(self: &Arc<Self>) -> bool {
+        let round_trip = {
+            let mut state = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, reachable)) = state.last
+                && at.elapsed() < HEALTH_RESULT_MAX_AGE
+            {
+                return reachable;
+            }
+            match &state.in_flight {
+                Some(round_trip) => round_trip.clone(),
+                None => {
+                    let this = self.clone();
+                    // Spawned, so a caller that goes away does not cancel it for the others.
+                    let task = tokio::spawn(async move {
+                        let reachable = this.round_trip().await;
+                        let mut state = this.latest.lock().unwrap_or_else(|e| e.into_inner());
+                        state.last = Some((Instant::now(), reachable));
+                        state.in_flight = None;
+                        reachable
+                    });
+                    let round_trip = async move { task.await.unwrap_or(false) }.boxed().shared();
+                    state.in_flight = Some(round_trip.clone());
+                    round_trip
+                }
+            }
+        };
+        round_trip.await
+    }
+
+    async fn round_trip(&self) -> bool {
         let round_trip = async {
             let mut client = self.client.lock().await;
             if client.as_ref().is_none_or(|c| c.is_closed()) {

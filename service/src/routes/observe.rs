@@ -6,10 +6,10 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
-use warp::http::{HeaderName, HeaderValue, Method};
+use warp::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
-use super::route_template;
+use super::{UNMATCHED_ROUTE, matching_route};
 use crate::error::InternalCause;
 use crate::metrics::{InFlight, Metrics};
 use crate::state::AppState;
@@ -67,16 +67,24 @@ fn is_acceptable_request_id(id: &str) -> bool {
 impl RequestContext {
     fn finish(self, mut response: Response) -> Response {
         let elapsed = self.started.elapsed();
-        let route = route_template(self.path.as_str());
+        let matched = matching_route(self.path.as_str());
+        let route = matched.map_or(UNMATCHED_ROUTE, |route| route.path);
         let status = response.status();
         self.metrics
-            .observe_request(self.method.as_str(), route, status, elapsed);
+            .observe_request(&self.method, route, status, elapsed);
 
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         headers.insert(SERVED_BY_HEADER, self.served_by);
+        // RFC 9110 15.5.6: a 405 says which methods the resource does support.
+        if status == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(route) = matched
+            && let Ok(allow) = HeaderValue::from_str(&route.methods.join(", "))
+        {
+            headers.insert(header::ALLOW, allow);
+        }
 
         let cause = response.extensions_mut().remove::<InternalCause>();
         let latency_ms = elapsed.as_secs_f64() * 1000.0;

@@ -1,6 +1,7 @@
 //! `/api/tasks`: create, list, read, update and delete the caller's tasks.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use warp::Filter;
@@ -19,13 +20,22 @@ const MAX_DESCRIPTION_CHARS: usize = 2000;
 const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 100;
 
+/// What the document promises a title is, so a client generated from it never sends one that
+/// is refused: not only whitespace, no NUL. `\s` does not cover U+0085 in ECMA-262 regexes,
+/// while Rust's `trim` removes it, hence the extra escape; every other Rust whitespace character
+/// is in `\s`.
+pub const TITLE_PATTERN: &str = r"^[^\u0000]*[^\s\u0000\u0085][^\u0000]*$";
+/// A description may be any text without NUL (PostgreSQL text cannot hold it).
+pub const DESCRIPTION_PATTERN: &str = r"^[^\u0000]*$";
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// 1 to 200 characters; surrounding whitespace is removed.
-    #[schema(min_length = 1, max_length = 200, example = "Water the plants")]
+    /// 1 to 200 characters, not only whitespace, no NUL; surrounding whitespace is removed.
+    #[schema(schema_with = title_schema)]
     pub title: String,
-    #[schema(max_length = 2000)]
+    /// At most 2000 characters, no NUL.
+    #[schema(schema_with = nullable_description_schema)]
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -36,14 +46,40 @@ pub struct CreateTask {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
-    #[schema(min_length = 1, max_length = 200)]
+    /// A new title: 1 to 200 characters, not only whitespace, no NUL; never null.
+    #[schema(schema_with = title_schema)]
     #[serde(default, deserialize_with = "present")]
     pub title: Option<Option<String>>,
-    #[schema(max_length = 2000, nullable)]
+    /// A new description (at most 2000 characters, no NUL), or null to clear it.
+    #[schema(schema_with = nullable_description_schema)]
     #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
+    /// Never null.
+    #[schema(value_type = bool)]
     #[serde(default, deserialize_with = "present")]
     pub completed: Option<Option<bool>>,
+}
+
+fn title_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "1 to 200 characters, not only whitespace, no NUL; surrounding whitespace is removed.",
+        ))
+        .min_length(Some(1))
+        .max_length(Some(MAX_TITLE_CHARS))
+        .pattern(Some(TITLE_PATTERN))
+        .examples(["Water the plants"])
+        .build()
+}
+
+fn nullable_description_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some("At most 2000 characters, no NUL; null for none."))
+        .max_length(Some(MAX_DESCRIPTION_CHARS))
+        .pattern(Some(DESCRIPTION_PATTERN))
+        .build()
 }
 
 /// Tells "field absent" (`None`) from "field is null" (`Some(None)`).
@@ -378,6 +414,53 @@ mod tests {
         check_title("x".repeat(201), &mut problems);
         check_title("nul\0byte".into(), &mut problems);
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    /// ECMA-262's `\s` (the regex dialect of JSON Schema): WhiteSpace and LineTerminator.
+    fn ecma_whitespace(c: char) -> bool {
+        matches!(
+            c,
+            '\t' | '\u{b}'
+                | '\u{c}'
+                | ' '
+                | '\u{a0}'
+                | '\u{feff}'
+                | '\n'
+                | '\r'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{1680}'
+                | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+        )
+    }
+
+    #[test]
+    fn a_title_the_document_accepts_is_never_refused() {
+        // TITLE_PATTERN needs one character of the class [^\s\u0000\u0085]; every character
+        // of that class must survive `trim`, or a client could send a title that is refused.
+        assert!(
+            TITLE_PATTERN.contains(r"[^\s\u0000\u0085]"),
+            "{TITLE_PATTERN}"
+        );
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let in_class = !ecma_whitespace(c) && c != '\0' && c != '\u{85}';
+            if in_class {
+                let mut problems = Vec::new();
+                check_title(c.to_string(), &mut problems);
+                assert!(
+                    problems.is_empty(),
+                    "U+{:04X} matches the pattern but is refused",
+                    c as u32
+                );
+            }
+        }
+        let mut problems = Vec::new();
+        check_title("x".repeat(MAX_TITLE_CHARS), &mut problems);
+        check_description(Some("y".repeat(MAX_DESCRIPTION_CHARS)), &mut problems);
+        assert!(
+            problems.is_empty(),
+            "the documented maximum lengths are accepted"
+        );
     }
 
     #[test]

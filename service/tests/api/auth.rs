@@ -1,9 +1,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::jwt::{mint, mint_claims, now};
+use testkit::jwt::{better_auth, mint, mint_claims, now, sign};
 
 use crate::support::{SECRET, TestApp, assert_error};
 
@@ -91,14 +90,71 @@ async fn alg_none_token_is_rejected_with_401() {
 async fn other_algorithms_are_rejected_with_401() {
     let app = TestApp::spawn().await;
     let claims = json!({"sub": "alice", "exp": now() + 300});
-    for algorithm in [Algorithm::HS384, Algorithm::HS512] {
-        let token = encode(
-            &Header::new(algorithm),
-            &claims,
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        )
-        .unwrap();
+    for algorithm in ["HS384", "HS512"] {
+        let token = sign(&json!({"alg": algorithm, "typ": "JWT"}), &claims, SECRET);
         assert_token_rejected(&app, &token).await;
+    }
+}
+
+/// The base URL Better Auth's JWT plugin puts in `iss` and `aud` by default.
+const FRONTEND: &str = "https://todo.example.com";
+
+async fn tasks_status(app: &TestApp, token: &str) -> StatusCode {
+    app.get("/api/tasks", Some(token)).await.status()
+}
+
+#[tokio::test]
+async fn better_auth_tokens_are_accepted_without_issuer_or_audience_settings() {
+    let app = TestApp::spawn().await;
+    let token = better_auth(SECRET, "ba-user-1", FRONTEND);
+    let task = app.create_task(&token, "from the frontend").await;
+    assert_eq!(task["title"], "from the frontend");
+    assert_eq!(tasks_status(&app, &token).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn jwt_issuer_when_set_accepts_only_its_issuers() {
+    let app = TestApp::spawn_with(&[(
+        "JWT_ISSUER",
+        "https://other.example, https://todo.example.com",
+    )])
+    .await;
+    assert_eq!(
+        tasks_status(&app, &better_auth(SECRET, "u", FRONTEND)).await,
+        StatusCode::OK
+    );
+    assert_token_rejected(&app, &better_auth(SECRET, "u", "https://evil.example")).await;
+    // Without `iss` at all: refused once an issuer is required.
+    assert_token_rejected(&app, &mint(SECRET, "u", 300)).await;
+}
+
+#[tokio::test]
+async fn jwt_audience_when_set_accepts_only_its_audiences() {
+    let app = TestApp::spawn_with(&[("JWT_AUDIENCE", "mobile,https://todo.example.com")]).await;
+    assert_eq!(
+        tasks_status(&app, &better_auth(SECRET, "u", FRONTEND)).await,
+        StatusCode::OK
+    );
+    assert_token_rejected(&app, &better_auth(SECRET, "u", "https://evil.example")).await;
+    let several = mint_claims(
+        SECRET,
+        json!({"sub": "u", "exp": now() + 300, "aud": ["https://admin.example", "mobile"]}),
+    );
+    assert_eq!(
+        tasks_status(&app, &several).await,
+        StatusCode::OK,
+        "one of several audiences is ours"
+    );
+    assert_token_rejected(&app, &mint(SECRET, "u", 300)).await;
+}
+
+#[tokio::test]
+async fn a_sub_with_control_characters_is_a_401_not_a_500() {
+    let app = TestApp::spawn().await;
+    for subject in ["nul\0byte", "tab\there", "esc\u{1b}[31m"] {
+        let token = mint_claims(SECRET, json!({"sub": subject, "exp": now() + 300}));
+        let response = app.post("/api/tasks", &token, &json!({"title": "x"})).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
 }
 

@@ -21,7 +21,7 @@ fn configured() -> Command {
             "postgres://app:db-password-xyz@127.0.0.1:1/app",
         )
         .env("BETTER_AUTH_SECRET", SECRET)
-        .env("DB_STARTUP_TIMEOUT_SECS", "0");
+        .env("DB_STARTUP_TIMEOUT_SECS", "1");
     command
 }
 

@@ -118,6 +118,32 @@ async fn wrong_method_is_405_json() {
 }
 
 #[tokio::test]
+async fn a_405_lists_the_allowed_methods() {
+    let app = TestApp::spawn().await;
+    let id = uuid::Uuid::now_v7();
+    for (method, path, allowed) in [
+        ("PUT", "/api/tasks".to_owned(), "GET, POST"),
+        ("POST", format!("/api/tasks/{id}"), "GET, PATCH, DELETE"),
+        ("DELETE", "/api/health".to_owned(), "GET, HEAD"),
+        ("POST", "/metrics".to_owned(), "GET"),
+        ("OPTIONS", "/openapi.json".to_owned(), "GET"),
+    ] {
+        let response = app
+            .client()
+            .request(method.parse().unwrap(), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
+    }
+}
+
+#[tokio::test]
 async fn validation_errors_are_422_with_details_per_field() {
     let app = TestApp::spawn().await;
     let response = app

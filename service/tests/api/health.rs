@@ -1,7 +1,9 @@
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{POD_NAME, TestApp};
+use crate::support::{POD_NAME, SlowDatabase, TestApp};
 
 #[tokio::test]
 async fn health_is_ok_with_database_pod_and_version() {
@@ -89,4 +91,37 @@ async fn an_idle_app_stops_gracefully() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/api/health", None).await.status(), StatusCode::OK);
     assert_eq!(app.stop().await, backend::Stopped::Gracefully);
+}
+
+#[tokio::test]
+async fn a_flood_of_health_checks_all_answer_200_while_the_database_is_fine() {
+    // Each round trip takes 20 ms, as to a database a network hop away: checks that queued for
+    // one connection, one after another, would run out of their 2 s long before 2000 were done.
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let database = SlowDatabase::start(&database_url, Duration::from_millis(20)).await;
+    let app = TestApp::spawn_on(&database.database_url, &[("HTTP_MAX_CONNECTIONS", "4096")]).await;
+    let client = reqwest::Client::new();
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..2000 {
+        let request = client.get(app.url("/api/health")).send();
+        flood.spawn(async move {
+            let response = request.await.map_err(|error| error.to_string())?;
+            let status = response.status();
+            let body: Value = response.json().await.map_err(|error| error.to_string())?;
+            Ok::<_, String>((status, body))
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(answer) = flood.join_next().await {
+        match answer.unwrap() {
+            Ok((StatusCode::OK, _)) => {}
+            other => failures.push(format!("{other:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 2000 health checks failed, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
 }

@@ -169,3 +169,89 @@ async fn startup_logs_the_database_connection_as_json_without_the_password() {
     assert!(connected.contains("app_user@127.0.0.1"), "{connected}");
     assert!(!logs.join("\n").contains("pw-never-logged"));
 }
+
+#[tokio::test]
+async fn a_service_starting_while_another_holds_the_migration_lock_waits_and_comes_up() {
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let mut holder = connect(&database_url).await;
+    let held = holder.transaction().await.unwrap();
+    held.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&backend::db::migrations::MIGRATION_LOCK_KEY],
+    )
+    .await
+    .unwrap();
+    // The pool's statement timeout (1 s here) must not bound the wait for the lock.
+    let starting = tokio::spawn({
+        let database_url = database_url.clone();
+        async move {
+            ServiceProcess::start(
+                &database_url,
+                &[
+                    ("DB_STATEMENT_TIMEOUT_MS", "1000"),
+                    ("DB_STARTUP_TIMEOUT_SECS", "30"),
+                ],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        !starting.is_finished(),
+        "the service must wait for the lock"
+    );
+    held.rollback().await.unwrap();
+
+    let service = starting.await.unwrap();
+    let response = reqwest::get(service.url("/api/health")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn debug_logging_never_writes_user_data() {
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let service = ServiceProcess::start(&database_url, &[("LOG_LEVEL", "debug")]).await;
+    let token = testkit::jwt::mint(SECRET, "private-user-id", 300);
+    let response = reqwest::Client::new()
+        .post(service.url("/api/tasks"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "my secret plans", "description": "between us"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    reqwest::Client::new()
+        .get(service.url(&format!("/api/tasks/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    // Logs are written in batches: wait for the line of the second request.
+    testkit::wait::until(
+        "the request log lines",
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || {
+            let logs = service.logs();
+            async move {
+                logs.iter()
+                    .any(|line| line.contains("/api/tasks/"))
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let logs = service.logs().join("\n");
+    assert!(
+        logs.contains("effective configuration"),
+        "debug lines are written at all:\n{logs}"
+    );
+    for private in ["my secret plans", "between us", "private-user-id"] {
+        assert!(!logs.contains(private), "{private:?} is in the logs");
+    }
+}

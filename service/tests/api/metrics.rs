@@ -67,3 +67,42 @@ async fn secrets_never_appear_in_metrics() {
     assert!(!text.contains(SECRET));
     assert!(!text.contains(&app.database_url));
 }
+
+/// The `method` label values of `http_requests_total`.
+fn method_labels(metrics: &str) -> std::collections::BTreeSet<String> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("http_requests_total{"))
+        .filter_map(|line| line.split("method=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn invented_methods_do_not_create_metric_series() {
+    let app = TestApp::spawn().await;
+    app.get("/api/health", None).await;
+    let client = app.client();
+    // One invented method first, so the catch-all label exists before the flood.
+    let first = reqwest::Method::from_bytes(b"INVENTED").unwrap();
+    client
+        .request(first, app.url("/api/health"))
+        .send()
+        .await
+        .unwrap();
+    let before = method_labels(&app.get("/metrics", None).await.text().await.unwrap());
+    for n in 0..100 {
+        let method = reqwest::Method::from_bytes(format!("X-METHOD-{n}").as_bytes()).unwrap();
+        let response = client
+            .request(method, app.url("/api/tasks"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+    }
+    let after = method_labels(&app.get("/metrics", None).await.text().await.unwrap());
+    assert_eq!(before, after);
+    assert!(after.contains("other"), "{after:?}");
+    assert!(after.iter().all(|label| !label.starts_with("X-METHOD")));
+}

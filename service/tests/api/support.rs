@@ -264,6 +264,17 @@ impl ServiceProcess {
         .expect("process exit")
     }
 
+    /// The process's resident memory, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the backend process is running");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().expect("log lock").clone()
     }
@@ -283,4 +294,63 @@ pub async fn connect(database_url: &str) -> tokio_postgres::Client {
         .expect("test connection");
     tokio::spawn(connection);
     client
+}
+
+/// A TCP proxy in front of PostgreSQL that holds every chunk the server sends for `delay`:
+/// a database a few milliseconds away, as in a real cluster, instead of one on loopback.
+pub struct SlowDatabase {
+    pub database_url: String,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl SlowDatabase {
+    pub async fn start(database_url: &str, delay: Duration) -> SlowDatabase {
+        let target: url::Url = database_url.parse().expect("a database URL");
+        let upstream = format!(
+            "{}:{}",
+            target.host_str().expect("a host"),
+            target.port().unwrap_or(5432)
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepting = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let to_server = tokio::io::copy(&mut client_read, &mut server_write);
+                    let to_client = async {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buffer = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = server_read.read(&mut buffer).await?;
+                            if n == 0 {
+                                return Ok::<_, std::io::Error>(());
+                            }
+                            tokio::time::sleep(delay).await;
+                            client_write.write_all(&buffer[..n]).await?;
+                        }
+                    };
+                    let _ = tokio::join!(to_server, to_client);
+                });
+            }
+        });
+        let mut url = target.clone();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(port)).unwrap();
+        SlowDatabase {
+            database_url: url.to_string(),
+            accepting,
+        }
+    }
+}
+
+impl Drop for SlowDatabase {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
 }

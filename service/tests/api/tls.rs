@@ -61,7 +61,7 @@ async fn url_for(server: &PgServer, host: &str, params: &str) -> String {
 }
 
 async fn build(database_url: &str) -> Result<App, String> {
-    let vars = service_env(database_url, &[("DB_STARTUP_TIMEOUT_SECS", "0")]);
+    let vars = service_env(database_url, &[("DB_STARTUP_TIMEOUT_SECS", "1")]);
     let config = Config::from_lookup(|name| vars.get(name).cloned()).map_err(|e| e.to_string())?;
     App::build(config).await.map_err(|error| error.to_string())
 }
