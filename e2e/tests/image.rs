@@ -398,3 +398,34 @@ async fn docker_stop_ends_the_container_cleanly_within_the_grace_period() {
     assert!(logs.contains("connected to database"), "{logs}");
     assert!(logs.contains("shutdown requested"), "{logs}");
 }
+
+#[tokio::test]
+async fn docker_stop_during_start_up_returns_at_once() {
+    let Some(images) = images("docker_stop_during_start_up_returns_at_once") else {
+        return;
+    };
+    // As PID 1 the process gets no signal it has no handler for; while it retries a database
+    // that is not there yet, SIGTERM must still stop it.
+    let (name, tag) = split_image(&images.backend);
+    let backend = GenericImage::new(name, tag)
+        .with_wait_for(testcontainers::core::WaitFor::message_on_stdout(
+            "database not reachable yet",
+        ))
+        .with_env_var("DATABASE_URL", "postgres://app@127.0.0.1:1/app")
+        .with_env_var("BETTER_AUTH_SECRET", "image-test-secret-0123456789abcdef")
+        .with_env_var("DB_STARTUP_TIMEOUT_SECS", "300")
+        .start()
+        .await
+        .expect("the backend container starts and retries the database");
+    let started = Instant::now();
+    backend
+        .stop_with_timeout(Some(10))
+        .await
+        .expect("docker stop");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "docker stop took {took:?}");
+    let exit_code = backend.exit_code().await.unwrap();
+    assert_eq!(exit_code, Some(0), "a stop during start-up is a clean exit");
+    let logs = String::from_utf8(backend.stdout_to_vec().await.unwrap()).unwrap();
+    assert!(logs.contains("stopped during start-up"), "{logs}");
+}
