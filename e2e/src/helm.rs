@@ -18,6 +18,7 @@ pub fn helm_binary() -> OsString {
 /// One `helm template` invocation of `charts/todo-chatbot`.
 #[derive(Debug, Clone)]
 pub struct Render {
+    release: String,
     values_files: Vec<PathBuf>,
     sets: Vec<(String, String)>,
     set_strings: Vec<(String, String)>,
@@ -31,9 +32,10 @@ impl Default for Render {
 }
 
 impl Render {
-    /// Release `todo-chatbot` in namespace `todo-chatbot`, chart defaults.
+    /// Release `todo-chatbot` in namespace [`NAMESPACE`], chart defaults.
     pub fn new() -> Render {
         Render {
+            release: RELEASE.to_owned(),
             values_files: Vec::new(),
             sets: Vec::new(),
             set_strings: Vec::new(),
@@ -41,7 +43,13 @@ impl Render {
         }
     }
 
-    /// Adds a values file, relative to the repository root (e.g. `values/kind.yaml`).
+    /// Another release name (the objects' names derive from it).
+    pub fn release(mut self, name: &str) -> Render {
+        self.release = name.to_owned();
+        self
+    }
+
+    /// Adds a values file, relative to the repository root (e.g. `values/production.yaml`).
     pub fn values(mut self, file: &str) -> Render {
         self.values_files.push(repo_root().join(file));
         self
@@ -70,7 +78,7 @@ impl Render {
         let mut command = Command::new(helm_binary());
         command.current_dir(repo_root()).args([
             "template",
-            RELEASE,
+            self.release.as_str(),
             "charts/todo-chatbot",
             "--namespace",
             NAMESPACE,

@@ -1,11 +1,12 @@
 //! The e2e harness: rendering the chart ([`helm`]), reading rendered manifests as Kubernetes
 //! types ([`manifests`]), and proving the deployment contract on a live cluster
-//! ([`cluster`], [`report`], [`bundle`]; run by the `conformance` binary, never by `cargo test`).
+//! ([`cluster`], [`names`], [`report`], [`bundle`]; run by the `conformance` binary, never by `cargo test`).
 
 pub mod bundle;
 pub mod cluster;
 pub mod helm;
 pub mod manifests;
+pub mod names;
 pub mod report;
 
 use std::path::PathBuf;
