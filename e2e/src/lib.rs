@@ -4,7 +4,10 @@
 
 pub mod bundle;
 pub mod cluster;
+pub mod commands;
+pub mod contract;
 pub mod helm;
+pub mod kubeconfig;
 pub mod manifests;
 pub mod names;
 pub mod report;
@@ -23,3 +26,5 @@ pub fn repo_root() -> PathBuf {
 pub const RELEASE: &str = "todo-chatbot";
 /// The namespace `make kind-up` installs into.
 pub const NAMESPACE: &str = "todo-chatbot";
+/// The kube context of the cluster `make kind-up` creates (kind names it `kind-<cluster>`).
+pub const KIND_CONTEXT: &str = "kind-todo-chatbot";
