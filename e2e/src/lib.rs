@@ -11,6 +11,7 @@ pub mod kubeconfig;
 pub mod manifests;
 pub mod names;
 pub mod report;
+pub mod traffic;
 
 use std::path::PathBuf;
 
