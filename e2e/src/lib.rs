@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod cluster;
 pub mod commands;
 pub mod contract;
+pub mod guard;
 pub mod helm;
 pub mod kubeconfig;
 pub mod manifests;
