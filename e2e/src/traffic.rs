@@ -152,7 +152,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn sends_at_the_pace_not_back_to_back() {
-        let traffic = Traffic::start(pace(20, 8, 10_000), || ok());
+        let traffic = Traffic::start(pace(20, 8, 10_000), ok);
         tokio::time::sleep(Duration::from_millis(9_990)).await;
         let outcome = traffic.stop().await;
         // One request at once, then one every 50 ms: 200 in just under ten seconds.
@@ -163,7 +163,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stops_by_itself_after_max_requests() {
-        let traffic = Traffic::start(pace(1000, 8, 50), || ok());
+        let traffic = Traffic::start(pace(1000, 8, 50), ok);
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(traffic.sent(), 50);
         let outcome = traffic.stop().await;
