@@ -285,6 +285,21 @@ pub fn problem_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// The contract's "HTTP 401 (unauthorized - requires JWT token)" for `/api/tasks` without a
+/// token, with the challenge RFC 6750 asks of a bearer-token API: `WWW-Authenticate: Bearer`.
+pub fn expect_unauthorized(status: u16, www_authenticate: Option<&str>) -> Result<String> {
+    ensure!(status == 401, "HTTP {status}, expected 401");
+    let challenge = www_authenticate.context("401 without a WWW-Authenticate header")?;
+    ensure!(
+        challenge
+            .split_whitespace()
+            .next()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("Bearer")),
+        "WWW-Authenticate is {challenge:?}, expected the Bearer scheme"
+    );
+    Ok(format!("HTTP 401 with WWW-Authenticate: {challenge}"))
+}
+
 /// `/api/health`'s body: status and database ok; the pod that answered.
 pub fn healthy_pod(body: &str) -> Result<String> {
     let value: Value = serde_json::from_str(body).with_context(|| format!("not JSON: {body:?}"))?;
@@ -483,6 +498,23 @@ Database pool closed
             problem_lines(&lines),
             vec![r#"{"level":"WARN","message":"database not reachable yet; retrying"}"#]
         );
+    }
+
+    #[test]
+    fn unauthorized_needs_401_and_a_bearer_challenge() {
+        assert_eq!(
+            expect_unauthorized(401, Some("Bearer realm=\"api\"")).unwrap(),
+            "HTTP 401 with WWW-Authenticate: Bearer realm=\"api\""
+        );
+        assert_eq!(
+            expect_unauthorized(401, Some("Bearer")).unwrap(),
+            "HTTP 401 with WWW-Authenticate: Bearer"
+        );
+        let missing = expect_unauthorized(401, None).unwrap_err().to_string();
+        assert!(missing.contains("without a WWW-Authenticate"), "{missing}");
+        assert!(expect_unauthorized(401, Some("Basic realm=\"x\"")).is_err());
+        assert!(expect_unauthorized(200, Some("Bearer")).is_err());
+        assert!(expect_unauthorized(403, Some("Bearer")).is_err());
     }
 
     #[test]

@@ -7,12 +7,23 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 use crate::manifests::Manifests;
 use crate::{NAMESPACE, RELEASE, repo_root};
 
 pub fn helm_binary() -> OsString {
     std::env::var_os("HELM").unwrap_or_else(|| "helm".into())
+}
+
+/// The revision in `helm status <release> -o json` (the release's `version`, in Helm 3.19 and
+/// 4.1 alike: pkg/release/release.go, pkg/release/v1/release.go).
+pub fn release_revision(status_json: &str) -> Result<u32> {
+    let status: Value = serde_json::from_str(status_json).context("helm status -o json")?;
+    let revision = status["version"]
+        .as_u64()
+        .context("helm status has no version")?;
+    Ok(u32::try_from(revision)?)
 }
 
 /// One `helm template` invocation of `charts/todo-chatbot`.
@@ -110,5 +121,18 @@ impl Render {
             );
         }
         Manifests::parse(&String::from_utf8(output.stdout)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revision_is_the_releases_version() {
+        let status = r#"{"name":"todo-chatbot","info":{"status":"deployed"},"version":7,"namespace":"default"}"#;
+        assert_eq!(release_revision(status).unwrap(), 7);
+        assert!(release_revision(r#"{"name":"todo-chatbot"}"#).is_err());
+        assert!(release_revision("Error: release: not found").is_err());
     }
 }
