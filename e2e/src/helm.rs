@@ -30,6 +30,7 @@ pub fn release_revision(status_json: &str) -> Result<u32> {
 #[derive(Debug, Clone)]
 pub struct Render {
     release: String,
+    namespace: String,
     values_files: Vec<PathBuf>,
     sets: Vec<(String, String)>,
     set_strings: Vec<(String, String)>,
@@ -47,6 +48,7 @@ impl Render {
     pub fn new() -> Render {
         Render {
             release: RELEASE.to_owned(),
+            namespace: NAMESPACE.to_owned(),
             values_files: Vec::new(),
             sets: Vec::new(),
             set_strings: Vec::new(),
@@ -57,6 +59,12 @@ impl Render {
     /// Another release name (the objects' names derive from it).
     pub fn release(mut self, name: &str) -> Render {
         self.release = name.to_owned();
+        self
+    }
+
+    /// Another release namespace.
+    pub fn namespace(mut self, namespace: &str) -> Render {
+        self.namespace = namespace.to_owned();
         self
     }
 
@@ -92,7 +100,7 @@ impl Render {
             self.release.as_str(),
             "charts/todo-chatbot",
             "--namespace",
-            NAMESPACE,
+            self.namespace.as_str(),
         ]);
         for file in &self.values_files {
             command.arg("--values").arg(file);

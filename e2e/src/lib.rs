@@ -26,7 +26,9 @@ pub fn repo_root() -> PathBuf {
 
 /// The release name the contract is written for.
 pub const RELEASE: &str = "todo-chatbot";
-/// The namespace `make kind-up` installs into.
-pub const NAMESPACE: &str = "todo-chatbot";
+/// The namespace the deployment contract knows: its commands run without `-n` and the frontend
+/// reaches the backend at `todo-chatbot-backend.default.svc.cluster.local`. `make kind-up`
+/// installs there, the chart tests render there, and the conformance run defaults to it.
+pub const NAMESPACE: &str = "default";
 /// The kube context of the cluster `make kind-up` creates (kind names it `kind-<cluster>`).
 pub const KIND_CONTEXT: &str = "kind-todo-chatbot";

@@ -114,7 +114,7 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
             "todo-chatbot",
             "charts/todo-chatbot",
             "--namespace",
-            "todo-chatbot",
+            e2e::NAMESPACE,
             "--dry-run=client",
         ])
         .output()
