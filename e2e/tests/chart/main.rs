@@ -3,6 +3,7 @@
 
 mod contract;
 mod docs;
+mod kind;
 mod names;
 mod postgres;
 mod production;
