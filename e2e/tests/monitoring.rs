@@ -268,7 +268,7 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
     }));
 
     // Prometheus with the chart's rendered config and rules.
-    let manifests = Render::new().values("values/kind.yaml").run().unwrap();
+    let manifests = Render::new().run().unwrap();
     let data = manifests
         .get::<ConfigMap>("todo-chatbot-prometheus")
         .data
