@@ -271,8 +271,10 @@ pub fn database_lines(logs: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Lines logged at WARN or ERROR (the service writes one JSON object per line with a `level`).
-pub fn problem_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+/// Lines logged at ERROR (the service writes one JSON object per line with a `level`). Warnings
+/// are not errors: "database not reachable yet; retrying" is how a healthy pod that started
+/// before PostgreSQL waits for it.
+pub fn error_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
     lines
         .iter()
         .copied()
@@ -280,7 +282,7 @@ pub fn problem_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
             serde_json::from_str::<Value>(line)
                 .ok()
                 .and_then(|value| value["level"].as_str().map(str::to_uppercase))
-                .is_some_and(|level| level == "WARN" || level == "ERROR")
+                .is_some_and(|level| level == "ERROR")
         })
         .collect()
 }
@@ -486,17 +488,19 @@ todo-chatbot-backend   10.244.1.5:8000,10.244.2.6:8000     5m
     }
 
     #[test]
-    fn database_lines_are_grepped_case_insensitively_and_problems_found_by_level() {
+    fn database_lines_are_grepped_case_insensitively_and_errors_found_by_level() {
         let logs = r#"{"level":"INFO","message":"connected to database","database":"postgresql://todo@todo-chatbot-postgres:5432/todo"}
 {"level":"INFO","message":"request","route":"/api/health","status":200}
 {"level":"WARN","message":"database not reachable yet; retrying"}
+{"level":"ERROR","message":"start-up failed","error":"database unreachable"}
 Database pool closed
 "#;
         let lines = database_lines(logs);
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4);
         assert_eq!(
-            problem_lines(&lines),
-            vec![r#"{"level":"WARN","message":"database not reachable yet; retrying"}"#]
+            error_lines(&lines),
+            vec![r#"{"level":"ERROR","message":"start-up failed","error":"database unreachable"}"#],
+            "a retry warning while PostgreSQL starts is not an error"
         );
     }
 

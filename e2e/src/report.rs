@@ -8,15 +8,20 @@ use std::time::Duration;
 pub const REPORT_FILE: &str = "conformance.md";
 /// The failure bundle's folder in the report directory.
 pub const BUNDLE_DIR: &str = "bundle";
+/// The run's one-context kubeconfig in the report directory (removed when the run ends).
+pub const KUBECONFIG_FILE: &str = "kubeconfig";
 
-/// Empties what an earlier run left in `dir` (its report and failure bundle), so after this run
-/// the directory holds this run's results only: a passing run leaves no old bundle behind, and a
-/// run that cannot start leaves no old report. Other files in `dir` are left alone.
+/// Empties what an earlier run left in `dir` (its report, failure bundle and kubeconfig), so
+/// after this run the directory holds this run's results only: a passing run leaves no old
+/// bundle behind, and a run that cannot start leaves no old report. Other files in `dir` are
+/// left alone.
 pub fn start_clean(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    match std::fs::remove_file(dir.join(REPORT_FILE)) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
+    for file in [REPORT_FILE, KUBECONFIG_FILE] {
+        match std::fs::remove_file(dir.join(file)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
     }
     match std::fs::remove_dir_all(dir.join(BUNDLE_DIR)) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
@@ -128,10 +133,12 @@ mod tests {
         std::fs::create_dir_all(dir.join(BUNDLE_DIR)).unwrap();
         std::fs::write(dir.join(BUNDLE_DIR).join("pod-old-logs.txt"), "old").unwrap();
         std::fs::write(dir.join(REPORT_FILE), "# old").unwrap();
+        std::fs::write(dir.join(KUBECONFIG_FILE), "old credentials").unwrap();
         std::fs::write(dir.join("notes.txt"), "mine").unwrap();
         start_clean(&dir).unwrap();
         assert!(!dir.join(BUNDLE_DIR).exists());
         assert!(!dir.join(REPORT_FILE).exists());
+        assert!(!dir.join(KUBECONFIG_FILE).exists());
         assert!(dir.join("notes.txt").exists(), "other files stay");
         start_clean(&dir).unwrap();
         start_clean(&dir.join("fresh")).unwrap();

@@ -22,7 +22,7 @@ use e2e::helm::release_revision;
 use e2e::kubeconfig::{CONTEXT_VARIABLE, choose_context, write_scoped};
 use e2e::manifests::{Manifests, changes};
 use e2e::names::Names;
-use e2e::report::{self, BUNDLE_DIR, REPORT_FILE};
+use e2e::report::{self, BUNDLE_DIR, KUBECONFIG_FILE, REPORT_FILE};
 use e2e::traffic::{Pace, Traffic};
 use e2e::{NAMESPACE, RELEASE, bundle, repo_root};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -297,7 +297,7 @@ async fn main() {
         }
     }
     // It holds credentials and served this run only.
-    let _ = std::fs::remove_file(report_dir.join("kubeconfig"));
+    let _ = std::fs::remove_file(report_dir.join(KUBECONFIG_FILE));
     if passed {
         println!("conformance: all {} checks passed", report.passed());
         return;
@@ -606,10 +606,10 @@ fn database_logs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
         // --tail), so the start-up lines are read in full through the API below.
         let shown = cx.run(&contract::backend_logs())?;
         let grepped = contract::database_lines(&shown);
-        let problems = contract::problem_lines(&grepped);
-        ensure!(problems.is_empty(), "database problems: {problems:?}");
+        let errors = contract::error_lines(&grepped);
+        ensure!(errors.is_empty(), "database errors: {errors:?}");
         let mut evidence = vec![format!(
-            "kubectl logs -l ...: {} database lines, none a warning or error",
+            "kubectl logs -l ...: {} database lines, no error",
             grepped.len()
         )];
         for pod in cx.cluster.live_pods(&cx.names.backend_pods()).await? {
@@ -620,8 +620,8 @@ fn database_logs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
                 .iter()
                 .find(|line| line.contains("connected to database"))
                 .with_context(|| format!("{name}: no 'connected to database' line"))?;
-            let problems = contract::problem_lines(&lines);
-            ensure!(problems.is_empty(), "{name}: {problems:?}");
+            let errors = contract::error_lines(&lines);
+            ensure!(errors.is_empty(), "{name}: {errors:?}");
             evidence.push(format!(
                 "{name}: {}",
                 connected.chars().take(160).collect::<String>()
