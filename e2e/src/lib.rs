@@ -1,6 +1,15 @@
 //! The e2e harness: rendering the chart ([`helm`]), reading rendered manifests as Kubernetes
-//! types ([`manifests`]), and proving the deployment contract on a live cluster
-//! ([`cluster`], [`names`], [`report`], [`bundle`]; run by the `conformance` binary, never by `cargo test`).
+//! types ([`manifests`]), and proving the deployment contract on a live cluster with the
+//! `conformance` binary (never run by `cargo test`; every piece of its logic is unit-tested here):
+//!
+//! - [`names`]: the release's object names, derived from the release name;
+//! - [`kubeconfig`]: which kube context the run may act on, and its one-context kubeconfig;
+//! - [`commands`]: kubectl, helm and curl through one runner (a fake one in tests);
+//! - [`contract`]: the contract's verification commands as written, and their expected output;
+//! - [`cluster`]: the Kubernetes API, rollout and terminating-pod logic, the in-cluster probe pod;
+//! - [`traffic`]: paced, bounded traffic during a rollout;
+//! - [`guard`]: the ordered table of checks and the restores that run after each;
+//! - [`report`], [`bundle`]: the markdown report and the failure bundle.
 
 pub mod bundle;
 pub mod cluster;
