@@ -36,13 +36,13 @@ fmt: ## Format the Rust code
 openapi: ## Regenerate service/openapi.json from the code (a test fails while it is stale)
 	cargo run --quiet --locked -p backend -- openapi > service/openapi.json
 
-kind-up: ## Create the Kind cluster if needed, build and load the image, install or upgrade the chart, wait, print the URLs
+kind-up: ## Create the Kind cluster if needed, build and load the image, install or upgrade the chart with its defaults (namespace default, or KIND_NAMESPACE), wait, print the URLs
 	@bash ci/kind-up.sh
 
 kind-down: ## Delete the Kind cluster
 	@bash ci/kind-down.sh
 
-test-e2e: ## Prove the deployment contract on the Kind cluster; writes target/e2e/conformance.md (and a failure bundle)
+test-e2e: ## Prove the deployment contract on the Kind cluster (scales and restarts things, then restores them; E2E_CONTEXT names another cluster); writes target/e2e/conformance.md (and a failure bundle)
 	@bash ci/e2e.sh
 
 bench: ## Load benchmark on this machine: writes bench/results.json and the table in bench/README.md

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make kind-up: the whole stack on a local Kind cluster, API on http://localhost:30081.
-# Idempotent: creates the cluster only if absent; re-running after a code change builds a new
-# image tag (the commit, plus a hash of uncommitted changes) and rolls the pods to it.
+# Idempotent: creates the cluster only if absent, installs or upgrades the release with the
+# chart's defaults (in namespace "default", or KIND_NAMESPACE), and after a code change loads the
+# new build under the same tag (todo-chatbot-backend:latest) and restarts the backend's pods.
 set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -18,29 +19,30 @@ else
 fi
 use_cluster_kubeconfig
 
-# Never `latest`: a fixed tag per source state, so Kind never tries to pull and upgrades roll.
-tag=$(source_revision)
-image=todo-chatbot-backend
-IMAGE=$image TAG=$tag bash "$REPO_ROOT/ci/image.sh" >/dev/null
-log "loading $image:$tag into the cluster"
-kind load docker-image "$image:$tag" --name "$CLUSTER"
+# Built under the source revision (the commit, plus a hash of uncommitted changes) for
+# traceability, then loaded as the chart's default image.
+revision=$(source_revision)
+IMAGE=$IMAGE TAG=$revision bash "$REPO_ROOT/ci/image.sh" >/dev/null
+log "loading $IMAGE:$revision as $IMAGE:$DEFAULT_TAG into the cluster"
+loaded=$(load_image "$IMAGE:$revision")
 
-log "installing or upgrading release $RELEASE in namespace $NAMESPACE"
-"${HELM:-helm}" upgrade --install "$RELEASE" "$REPO_ROOT/charts/todo-chatbot" \
-  --namespace "$NAMESPACE" --create-namespace \
-  --values "$REPO_ROOT/values/kind.yaml" \
-  --set-string "backend.image.tag=$tag" \
-  --wait --timeout 10m
+existed=no
+backend_exists && existed=yes
+recorded=$(recorded_image)
+log "installing or upgrading release $RELEASE in namespace $NAMESPACE with the chart's defaults"
+install_release
+roll_to_image "$loaded" "$existed" "$recorded"
+kubectl rollout status deployment "$BACKEND" --timeout=5m
 
-kubectl --namespace "$NAMESPACE" rollout status deployment/todo-chatbot-backend --timeout=5m
 cat <<MSG
 
-todo-chatbot is up (image $image:$tag):
+todo-chatbot is up in namespace $NAMESPACE (image $IMAGE:$DEFAULT_TAG = $revision, $loaded):
   API          http://localhost:30081
   API docs     http://localhost:30081/docs
   Health       http://localhost:30081/api/health
   Prometheus   http://localhost:30090
   Grafana      http://localhost:30030  (user admin; password:
-               kubectl --kubeconfig $KUBECONFIG -n $NAMESPACE get secret todo-chatbot-grafana -o jsonpath='{.data.admin-password}' | base64 -d)
+               kubectl --kubeconfig $KUBECONFIG get secret $RELEASE-grafana -o jsonpath='{.data.admin-password}' | base64 -d)
+kubectl: KUBECONFIG=$KUBECONFIG (context kind-$CLUSTER, namespace $NAMESPACE)
 Prove the contract: make test-e2e
 MSG

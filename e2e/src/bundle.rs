@@ -3,47 +3,45 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::commands::{CommandLine, Runner};
 
 /// One diagnostic command and the file its output goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capture {
     pub file: String,
-    pub program: String,
-    pub args: Vec<String>,
+    pub command: CommandLine,
 }
 
 fn capture(file: impl Into<String>, program: &str, args: &[&str]) -> Capture {
     Capture {
         file: file.into(),
-        program: program.to_owned(),
-        args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        command: CommandLine::new(program, args),
     }
 }
 
 /// What to capture for `release` in `namespace` with these pods.
 pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture> {
-    let helm = std::env::var("HELM").unwrap_or_else(|_| "helm".into());
-    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let (helm, kubectl) = ("helm", "kubectl");
     let mut list = vec![
         capture(
             "helm-status.txt",
-            &helm,
+            helm,
             &["status", release, "-n", namespace],
         ),
         capture(
             "helm-history.txt",
-            &helm,
+            helm,
             &["history", release, "-n", namespace],
         ),
         capture(
             "helm-values.yaml",
-            &helm,
+            helm,
             &["get", "values", release, "-n", namespace, "--all"],
         ),
         capture(
             "resources.txt",
-            &kubectl,
+            kubectl,
             &[
                 "get",
                 "all,configmaps,endpointslices,pvc,networkpolicies,poddisruptionbudgets,hpa",
@@ -55,10 +53,10 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
         ),
         capture(
             "events.txt",
-            &kubectl,
+            kubectl,
             &["get", "events", "-n", namespace, "--sort-by=.lastTimestamp"],
         ),
-        capture("nodes.txt", &kubectl, &["describe", "nodes"]),
+        capture("nodes.txt", kubectl, &["describe", "nodes"]),
     ];
     for pod in pods {
         let describe = ["describe", "pod", pod, "-n", namespace];
@@ -73,37 +71,27 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
         let previous_logs = [&logs[..], &["--previous"]].concat();
         list.push(capture(
             format!("pod-{pod}-describe.txt"),
-            &kubectl,
+            kubectl,
             &describe,
         ));
-        list.push(capture(format!("pod-{pod}-logs.txt"), &kubectl, &logs));
+        list.push(capture(format!("pod-{pod}-logs.txt"), kubectl, &logs));
         list.push(capture(
             format!("pod-{pod}-previous-logs.txt"),
-            &kubectl,
+            kubectl,
             &previous_logs,
         ));
     }
     list
 }
 
-/// Runs every capture into `dir`; a failing command leaves its error in the file instead of
-/// stopping the collection.
-pub fn collect(dir: &Path, captures: &[Capture]) -> std::io::Result<PathBuf> {
+/// Runs every capture into `dir` with `runner` (the run's own kubeconfig); a failing command
+/// leaves its error in the file instead of stopping the collection.
+pub fn collect(dir: &Path, captures: &[Capture], runner: &impl Runner) -> std::io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
     for item in captures {
-        let text = match Command::new(&item.program).args(&item.args).output() {
-            Ok(output) => format!(
-                "$ {} {}\n{}{}",
-                item.program,
-                item.args.join(" "),
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-            Err(error) => format!(
-                "$ {} {}\ncould not run: {error}\n",
-                item.program,
-                item.args.join(" ")
-            ),
+        let text = match runner.run(&item.command) {
+            Ok(output) => format!("$ {}\n{}{}", item.command, output.stdout, output.stderr),
+            Err(error) => format!("$ {}\ncould not run: {error:#}\n", item.command),
         };
         fs::write(dir.join(&item.file), text)?;
     }
@@ -128,14 +116,14 @@ mod tests {
         }
         assert!(
             list.iter()
-                .any(|c| c.file == "helm-history.txt" && c.args.contains(&"rel".to_owned()))
+                .any(|c| c.file == "helm-history.txt" && c.command.args.contains(&"rel".to_owned()))
         );
         assert!(list.iter().any(|c| c.file == "events.txt"));
         let previous = list
             .iter()
             .find(|c| c.file == "pod-backend-a-previous-logs.txt")
             .unwrap();
-        assert!(previous.args.contains(&"--previous".to_owned()));
+        assert!(previous.command.args.contains(&"--previous".to_owned()));
     }
 
     #[test]
@@ -145,7 +133,12 @@ mod tests {
             capture("missing.txt", "/nonexistent/kubectl", &["get", "pods"]),
             capture("echo.txt", "echo", &["hello"]),
         ];
-        collect(&dir, &list).unwrap();
+        collect(
+            &dir,
+            &list,
+            &crate::commands::Local::unscoped(Path::new("/")),
+        )
+        .unwrap();
         let missing = fs::read_to_string(dir.join("missing.txt")).unwrap();
         assert!(missing.contains("could not run"), "{missing}");
         let echo = fs::read_to_string(dir.join("echo.txt")).unwrap();

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 use crate::manifests::Manifests;
 use crate::{NAMESPACE, RELEASE, repo_root};
@@ -15,9 +16,21 @@ pub fn helm_binary() -> OsString {
     std::env::var_os("HELM").unwrap_or_else(|| "helm".into())
 }
 
+/// The revision in `helm status <release> -o json` (the release's `version`, in Helm 3.19 and
+/// 4.1 alike: pkg/release/release.go, pkg/release/v1/release.go).
+pub fn release_revision(status_json: &str) -> Result<u32> {
+    let status: Value = serde_json::from_str(status_json).context("helm status -o json")?;
+    let revision = status["version"]
+        .as_u64()
+        .context("helm status has no version")?;
+    Ok(u32::try_from(revision)?)
+}
+
 /// One `helm template` invocation of `charts/todo-chatbot`.
 #[derive(Debug, Clone)]
 pub struct Render {
+    release: String,
+    namespace: String,
     values_files: Vec<PathBuf>,
     sets: Vec<(String, String)>,
     set_strings: Vec<(String, String)>,
@@ -31,9 +44,11 @@ impl Default for Render {
 }
 
 impl Render {
-    /// Release `todo-chatbot` in namespace `todo-chatbot`, chart defaults.
+    /// Release `todo-chatbot` in namespace [`NAMESPACE`], chart defaults.
     pub fn new() -> Render {
         Render {
+            release: RELEASE.to_owned(),
+            namespace: NAMESPACE.to_owned(),
             values_files: Vec::new(),
             sets: Vec::new(),
             set_strings: Vec::new(),
@@ -41,7 +56,19 @@ impl Render {
         }
     }
 
-    /// Adds a values file, relative to the repository root (e.g. `values/kind.yaml`).
+    /// Another release name (the objects' names derive from it).
+    pub fn release(mut self, name: &str) -> Render {
+        self.release = name.to_owned();
+        self
+    }
+
+    /// Another release namespace.
+    pub fn namespace(mut self, namespace: &str) -> Render {
+        self.namespace = namespace.to_owned();
+        self
+    }
+
+    /// Adds a values file, relative to the repository root (e.g. `values/production.yaml`).
     pub fn values(mut self, file: &str) -> Render {
         self.values_files.push(repo_root().join(file));
         self
@@ -70,10 +97,10 @@ impl Render {
         let mut command = Command::new(helm_binary());
         command.current_dir(repo_root()).args([
             "template",
-            RELEASE,
+            self.release.as_str(),
             "charts/todo-chatbot",
             "--namespace",
-            NAMESPACE,
+            self.namespace.as_str(),
         ]);
         for file in &self.values_files {
             command.arg("--values").arg(file);
@@ -102,5 +129,18 @@ impl Render {
             );
         }
         Manifests::parse(&String::from_utf8(output.stdout)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revision_is_the_releases_version() {
+        let status = r#"{"name":"todo-chatbot","info":{"status":"deployed"},"version":7,"namespace":"default"}"#;
+        assert_eq!(release_revision(status).unwrap(), 7);
+        assert!(release_revision(r#"{"name":"todo-chatbot"}"#).is_err());
+        assert!(release_revision("Error: release: not found").is_err());
     }
 }

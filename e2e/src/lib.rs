@@ -1,12 +1,27 @@
 //! The e2e harness: rendering the chart ([`helm`]), reading rendered manifests as Kubernetes
-//! types ([`manifests`]), and proving the deployment contract on a live cluster
-//! ([`cluster`], [`report`], [`bundle`]; run by the `conformance` binary, never by `cargo test`).
+//! types ([`manifests`]), and proving the deployment contract on a live cluster with the
+//! `conformance` binary (never run by `cargo test`; every piece of its logic is unit-tested here):
+//!
+//! - [`names`]: the release's object names, derived from the release name;
+//! - [`kubeconfig`]: which kube context the run may act on, and its one-context kubeconfig;
+//! - [`commands`]: kubectl, helm and curl through one runner (a fake one in tests);
+//! - [`contract`]: the contract's verification commands as written, and their expected output;
+//! - [`cluster`]: the Kubernetes API, rollout and terminating-pod logic, the in-cluster probe pod;
+//! - [`traffic`]: paced, bounded traffic during a rollout;
+//! - [`guard`]: the ordered table of checks and the restores that run after each;
+//! - [`report`], [`bundle`]: the markdown report and the failure bundle.
 
 pub mod bundle;
 pub mod cluster;
+pub mod commands;
+pub mod contract;
+pub mod guard;
 pub mod helm;
+pub mod kubeconfig;
 pub mod manifests;
+pub mod names;
 pub mod report;
+pub mod traffic;
 
 use std::path::PathBuf;
 
@@ -20,5 +35,9 @@ pub fn repo_root() -> PathBuf {
 
 /// The release name the contract is written for.
 pub const RELEASE: &str = "todo-chatbot";
-/// The namespace `make kind-up` installs into.
-pub const NAMESPACE: &str = "todo-chatbot";
+/// The namespace the deployment contract knows: its commands run without `-n` and the frontend
+/// reaches the backend at `todo-chatbot-backend.default.svc.cluster.local`. `make kind-up`
+/// installs there, the chart tests render there, and the conformance run defaults to it.
+pub const NAMESPACE: &str = "default";
+/// The kube context of the cluster `make kind-up` creates (kind names it `kind-<cluster>`).
+pub const KIND_CONTEXT: &str = "kind-todo-chatbot";

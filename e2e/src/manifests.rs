@@ -78,3 +78,136 @@ impl Manifests {
             .collect()
     }
 }
+
+/// `Kind name` of an object, for messages.
+fn label(object: &Value) -> String {
+    format!(
+        "{} {}",
+        object["kind"].as_str().unwrap_or("?"),
+        object["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+/// Every difference between two renders (or two revisions' manifests), one line each:
+/// `Deployment todo-chatbot-backend: spec.replicas: 2 -> 4`, `+ ConfigMap x`, `- Service y`.
+/// Objects are matched by apiVersion, kind, namespace and name; lists are compared item by item.
+pub fn changes(before: &Manifests, after: &Manifests) -> Vec<String> {
+    let key = |object: &Value| {
+        (
+            object["apiVersion"].to_string(),
+            object["kind"].to_string(),
+            object["metadata"]["namespace"].to_string(),
+            object["metadata"]["name"].to_string(),
+        )
+    };
+    let mut out = Vec::new();
+    for old in &before.objects {
+        match after.objects.iter().find(|new| key(new) == key(old)) {
+            Some(new) => diff(&label(old), "", old, new, &mut out),
+            None => out.push(format!("- {}", label(old))),
+        }
+    }
+    for new in &after.objects {
+        if !before.objects.iter().any(|old| key(old) == key(new)) {
+            out.push(format!("+ {}", label(new)));
+        }
+    }
+    out
+}
+
+fn diff(object: &str, path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+    let child = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let missing = Value::Null;
+                diff(
+                    object,
+                    &child(key),
+                    a.get(key).unwrap_or(&missing),
+                    b.get(key).unwrap_or(&missing),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (index, (x, y)) in a.iter().zip(b).enumerate() {
+                diff(object, &format!("{path}[{index}]"), x, y, out);
+            }
+        }
+        _ if old != new => out.push(format!("{object}: {path}: {old} -> {new}")),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEFORE: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: todo-chatbot-backend, namespace: default}
+spec:
+  replicas: 2
+  template:
+    metadata: {annotations: {checksum/config: abc}}
+    spec:
+      containers: [{name: backend, image: 'todo-chatbot-backend:latest'}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: todo-chatbot-prometheus, namespace: default}
+";
+
+    #[test]
+    fn identical_manifests_have_no_changes() {
+        let manifests = Manifests::parse(BEFORE).unwrap();
+        assert!(changes(&manifests, &manifests).is_empty());
+    }
+
+    #[test]
+    fn a_scaled_deployment_differs_in_its_replicas_only() {
+        let before = Manifests::parse(BEFORE).unwrap();
+        let after = Manifests::parse(&BEFORE.replace("replicas: 2", "replicas: 4")).unwrap();
+        assert_eq!(
+            changes(&before, &after),
+            ["Deployment todo-chatbot-backend: spec.replicas: 2 -> 4"]
+        );
+    }
+
+    #[test]
+    fn changed_images_annotations_and_removed_objects_are_all_named() {
+        let before = Manifests::parse(BEFORE).unwrap();
+        let after_text = BEFORE
+            .replace(
+                "todo-chatbot-backend:latest",
+                "todo-chatbot-backend:0123abc",
+            )
+            .replace("checksum/config: abc", "checksum/config: def")
+            .split("---")
+            .next()
+            .unwrap()
+            .to_owned();
+        let after = Manifests::parse(&after_text).unwrap();
+        assert_eq!(
+            changes(&before, &after),
+            [
+                "Deployment todo-chatbot-backend: spec.template.metadata.annotations.checksum/config: \"abc\" -> \"def\"",
+                "Deployment todo-chatbot-backend: spec.template.spec.containers[0].image: \"todo-chatbot-backend:latest\" -> \"todo-chatbot-backend:0123abc\"",
+                "- Service todo-chatbot-prometheus",
+            ]
+        );
+        assert_eq!(
+            changes(&after, &before).last().unwrap(),
+            "+ Service todo-chatbot-prometheus"
+        );
+    }
+}

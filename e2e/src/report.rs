@@ -1,7 +1,33 @@
 //! The conformance report: one row per named check, written as a markdown table.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
+
+/// The report's file in the report directory.
+pub const REPORT_FILE: &str = "conformance.md";
+/// The failure bundle's folder in the report directory.
+pub const BUNDLE_DIR: &str = "bundle";
+/// The run's one-context kubeconfig in the report directory (removed when the run ends).
+pub const KUBECONFIG_FILE: &str = "kubeconfig";
+
+/// Empties what an earlier run left in `dir` (its report, failure bundle and kubeconfig), so
+/// after this run the directory holds this run's results only: a passing run leaves no old
+/// bundle behind, and a run that cannot start leaves no old report. Other files in `dir` are
+/// left alone.
+pub fn start_clean(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for file in [REPORT_FILE, KUBECONFIG_FILE] {
+        match std::fs::remove_file(dir.join(file)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    match std::fs::remove_dir_all(dir.join(BUNDLE_DIR)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -99,6 +125,25 @@ mod tests {
             evidence: evidence.into(),
             took: Duration::from_millis(1500),
         }
+    }
+
+    #[test]
+    fn a_run_starts_without_the_last_runs_report_and_bundle() {
+        let dir = std::env::temp_dir().join(format!("report-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(BUNDLE_DIR)).unwrap();
+        std::fs::write(dir.join(BUNDLE_DIR).join("pod-old-logs.txt"), "old").unwrap();
+        std::fs::write(dir.join(REPORT_FILE), "# old").unwrap();
+        std::fs::write(dir.join(KUBECONFIG_FILE), "old credentials").unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        start_clean(&dir).unwrap();
+        assert!(!dir.join(BUNDLE_DIR).exists());
+        assert!(!dir.join(REPORT_FILE).exists());
+        assert!(!dir.join(KUBECONFIG_FILE).exists());
+        assert!(dir.join("notes.txt").exists(), "other files stay");
+        start_clean(&dir).unwrap();
+        start_clean(&dir.join("fresh")).unwrap();
+        assert!(dir.join("fresh").is_dir());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

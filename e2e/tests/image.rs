@@ -1,7 +1,7 @@
 //! The backend image under testcontainers, run the way the chart runs it: the environment,
 //! user, read-only root, dropped capabilities, writable /tmp and probe paths all come from the
-//! `helm template` output of values/kind.yaml; the database is a PostgreSQL container named like
-//! the chart's Service, on a private network.
+//! `helm template` output of the chart's defaults (what `make kind-up` installs); the database
+//! is a PostgreSQL container named like the chart's Service, on a private network.
 //!
 //! Needs Docker and the images `make image` builds (their names in target/images.env). Without
 //! them the tests are skipped by name, unless E2E_REQUIRE=1 (as `make test` sets), which
@@ -74,10 +74,7 @@ struct RenderedPod {
 }
 
 fn rendered_pod() -> RenderedPod {
-    let manifests = Render::new()
-        .values("values/kind.yaml")
-        .run()
-        .expect("the chart renders");
+    let manifests = Render::new().run().expect("the chart renders");
     let deployment = manifests.get::<Deployment>("todo-chatbot-backend");
     let pod = deployment.spec.unwrap().template.spec.unwrap();
     let container = pod

@@ -79,7 +79,8 @@ fn live_config(rendered: &str, backend: &str, prometheus: &str, rules: &str) -> 
         job.remove("kubernetes_sd_configs");
         job.remove("relabel_configs");
         let static_config: Yaml = serde_yaml::from_str(&format!(
-            "[{{targets: ['{target}'], labels: {{namespace: todo-chatbot, pod: todo-chatbot-backend-live}}}}]"
+            "[{{targets: ['{target}'], labels: {{namespace: {}, pod: todo-chatbot-backend-live}}}}]",
+            e2e::NAMESPACE
         ))
         .unwrap();
         job.insert("static_configs".into(), static_config);
@@ -267,7 +268,7 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
     }));
 
     // Prometheus with the chart's rendered config and rules.
-    let manifests = Render::new().values("values/kind.yaml").run().unwrap();
+    let manifests = Render::new().run().unwrap();
     let data = manifests
         .get::<ConfigMap>("todo-chatbot-prometheus")
         .data

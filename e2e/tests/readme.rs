@@ -146,3 +146,62 @@ fn the_environment_table_matches_what_the_service_reads() {
         "README's variable table vs service/src/config.rs"
     );
 }
+
+/// `NAME` of every `"NAME"` or `${NAME:-` in `text` that starts with one of `prefixes`.
+fn variables(text: &str, prefixes: &[&str]) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let starts = prefixes
+        .iter()
+        .flat_map(|prefix| text.match_indices(prefix).map(|(index, _)| index));
+    for index in starts {
+        let name: String = text[index..]
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        let before = &text[..index];
+        let after = &text[index + name.len()..];
+        let quoted = before.ends_with('"') && after.starts_with('"');
+        let defaulted = before.ends_with("${") && after.starts_with(":-");
+        if quoted || defaulted {
+            found.insert(name);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_kind_table_lists_every_variable_of_kind_up_and_test_e2e() {
+    let prefixes: &[&str] = &["KIND_", "E2E_"];
+    let mut read = BTreeSet::new();
+    for script in ["ci/kind.sh", "ci/e2e.sh"] {
+        read.extend(variables(
+            &fs::read_to_string(repo_root().join(script)).unwrap(),
+            prefixes,
+        ));
+    }
+    for source in ["e2e/src/bin/conformance.rs", "e2e/src/kubeconfig.rs"] {
+        read.extend(variables(
+            &fs::read_to_string(repo_root().join(source)).unwrap(),
+            &["E2E_"],
+        ));
+    }
+    assert!(read.len() >= 5, "{read:?}");
+    let text = readme();
+    let section = text
+        .split("\n## Kind\n")
+        .nth(1)
+        .expect("a Kind section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let documented: BTreeSet<String> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        documented, read,
+        "README's Kind variables vs what the scripts read"
+    );
+}

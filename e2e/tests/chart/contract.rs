@@ -393,12 +393,82 @@ fn helm_test_hook_checks_api_health_through_the_service() {
 
 #[test]
 fn every_object_lands_in_the_release_namespace() {
-    let manifests = render(Render::new().values("values/kind.yaml"));
+    for namespace in [e2e::NAMESPACE, "shop"] {
+        let manifests = render(Render::new().namespace(namespace));
+        for (kind, name) in manifests.kinds_and_names() {
+            let object = manifests.raw(&kind, &name).unwrap();
+            assert_eq!(object["metadata"]["namespace"], namespace, "{kind} {name}");
+        }
+    }
+}
+
+/// Kinds checkov's CKV_K8S_21 ("the default namespace should not be used") inspects (checkov
+/// 3.3.30, checkov/kubernetes/checks/resource/k8s/DefaultNamespace.py).
+const DEFAULT_NAMESPACE_CHECKED_KINDS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "Service",
+    "Secret",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ConfigMap",
+    "Ingress",
+];
+
+fn default_namespace_skips(object: &serde_json::Value) -> Vec<String> {
+    object["metadata"]["annotations"]
+        .as_object()
+        .map(|annotations| {
+            annotations
+                .iter()
+                .filter(|(key, _)| key.starts_with("checkov.io/skip"))
+                .filter_map(|(_, value)| value.as_str())
+                .filter(|value| value.starts_with("CKV_K8S_21="))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn in_the_default_namespace_every_checked_object_carries_the_contracts_skip() {
+    let manifests = render(
+        Render::new()
+            .set("backend.serviceAccount.enabled", "true")
+            .set("monitoring.enabled", "true"),
+    );
+    let mut checked = 0;
     for (kind, name) in manifests.kinds_and_names() {
-        let object = manifests.raw(&kind, &name).unwrap();
-        assert_eq!(
-            object["metadata"]["namespace"], "todo-chatbot",
-            "{kind} {name}"
-        );
+        if !DEFAULT_NAMESPACE_CHECKED_KINDS.contains(&kind.as_str()) {
+            continue;
+        }
+        let skips = default_namespace_skips(manifests.raw(&kind, &name).unwrap());
+        assert_eq!(skips.len(), 1, "{kind} {name}: {skips:?}");
+        assert!(skips[0].contains("contract"), "{kind} {name}: {}", skips[0]);
+        // checkov splits the annotation at '=' into id and reason: one '=' only.
+        assert_eq!(skips[0].matches('=').count(), 1, "{}", skips[0]);
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} objects checked");
+}
+
+#[test]
+fn in_another_namespace_nothing_skips_the_default_namespace_check() {
+    let manifests = render(
+        Render::new()
+            .namespace("shop")
+            .set("backend.serviceAccount.enabled", "true")
+            .set("monitoring.enabled", "true"),
+    );
+    for (kind, name) in manifests.kinds_and_names() {
+        let skips = default_namespace_skips(manifests.raw(&kind, &name).unwrap());
+        assert!(skips.is_empty(), "{kind} {name}: {skips:?}");
     }
 }

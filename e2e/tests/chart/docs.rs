@@ -114,7 +114,7 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
             "todo-chatbot",
             "charts/todo-chatbot",
             "--namespace",
-            "todo-chatbot",
+            e2e::NAMESPACE,
             "--dry-run=client",
         ])
         .output()
@@ -128,5 +128,11 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
     let notes = notes.split("NOTES:").nth(1).expect("NOTES are printed");
     assert!(notes.contains("http://localhost:30081"), "{notes}");
     assert!(notes.contains("http://localhost:30081/docs"), "{notes}");
-    assert!(notes.contains("helm upgrade todo-chatbot charts/todo-chatbot --reuse-values --set backend.replicaCount=4"), "{notes}");
+    // The deployment contract's scaling command, exactly: no -f, no --reuse-values, no -n.
+    let scale = e2e::contract::scale(&e2e::names::Names::for_release(e2e::RELEASE), 4);
+    assert!(
+        notes.lines().any(|line| line.trim() == scale.to_string()),
+        "{notes}"
+    );
+    assert!(!notes.contains("--reuse-values --set"), "{notes}");
 }

@@ -3,6 +3,8 @@
 
 mod contract;
 mod docs;
+mod kind;
+mod names;
 mod postgres;
 mod production;
 mod schema;

@@ -137,6 +137,19 @@ fn pins_an_image_tag() {
 }
 
 #[test]
+fn the_charts_own_prometheus_and_grafana_are_off() {
+    let names = e2e::names::Names::for_release(e2e::RELEASE);
+    for name in [&names.prometheus, &names.grafana] {
+        assert!(
+            production()
+                .find::<k8s_openapi::api::apps::v1::Deployment>(name)
+                .is_none(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn guard_rails_are_off_in_the_defaults() {
     let defaults = crate::support::defaults();
     assert!(defaults.find::<HorizontalPodAutoscaler>(BACKEND).is_none());
