@@ -106,6 +106,9 @@ where
         let mut guard = Guard::default();
         let mut was_interrupted = false;
         let result = tokio::select! {
+            // The check first: a check that has started always gets to register its restores
+            // before an interrupt that is already pending is seen.
+            biased;
             result = (check.run)(cx, &mut guard) => result,
             _ = interrupted() => {
                 was_interrupted = true;
