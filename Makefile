@@ -27,7 +27,7 @@ test-monitoring: ## Prometheus config, alert rules and dashboard checks only
 image: ## Build the backend image (public base images if reachable, otherwise local ones made with mmdebstrap)
 	@bash ci/image.sh
 
-lint: ## rustfmt, clippy (warnings are errors), chart lint and scans, workflow schema check, cargo deny
+lint: ## rustfmt, clippy (warnings are errors), import cycles, chart lint and scans, workflow schema check, cargo deny
 	@bash ci/lint.sh
 
 fmt: ## Format the Rust code

@@ -15,6 +15,8 @@ log "rustfmt"
 cargo fmt --all --check
 log "clippy (warnings are errors)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+log "no import cycles between the files of any crate"
+cargo test --locked --quiet -p e2e --test imports
 log "shellcheck"
 shellcheck --external-sources ci/*.sh ci/images/*.sh .ci/run
 log "charts"

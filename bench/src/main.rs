@@ -8,6 +8,7 @@
 mod pgbench;
 mod report;
 mod service;
+mod setup;
 mod soak;
 mod wrk;
 
@@ -16,21 +17,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use testkit::postgres::{PgOptions, PgServer};
 
 use crate::report::{BenchResults, Workload};
 use crate::service::{SECRET, Service};
+use crate::setup::{binary, repo_root, setup};
 
 /// The service's default pool size: pgbench gets the same number of connections.
 const POOL_SIZE: u32 = 10;
 const CONNECTIONS: u32 = 64;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn main() -> Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
@@ -40,61 +34,6 @@ fn main() -> Result<()> {
         "soak" => runtime.block_on(soak::run()),
         _ => bail!("usage: bench bench | bench soak"),
     }
-}
-
-pub struct Setup {
-    pub server: PgServer,
-    pub database_url: String,
-    pub task_id: String,
-}
-
-/// A durable PostgreSQL with the schema (applied by starting the service once) and seed data:
-/// user `bench` with 1 000 tasks and user `bench-large` with 100 000.
-pub async fn setup(binary: &Path) -> Result<Setup> {
-    let server = PgServer::start_with(PgOptions {
-        durable: true,
-        ..PgOptions::default()
-    })?;
-    let database_url = testkit::postgres::create_database(&server.url("postgres")).await?;
-    drop(Service::start(binary, &database_url)?);
-    let (client, connection) =
-        tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    for (user, count) in [("bench", 1_000), ("bench-large", 100_000)] {
-        client
-            .execute(
-                "INSERT INTO tasks (id, user_id, title, description, created_at, updated_at)
-                 SELECT gen_random_uuid(), $1, 'seeded task ' || n, 'a description of moderate length',
-                        now() - n * interval '1 second', now() - n * interval '1 second'
-                 FROM generate_series(1, $2::int) AS n",
-                &[&user, &count],
-            )
-            .await
-            .with_context(|| format!("seeding {count} tasks for {user}"))?;
-    }
-    client.batch_execute("VACUUM ANALYZE").await?;
-    let row = client
-        .query_one(
-            "SELECT id::text FROM tasks WHERE user_id = 'bench' LIMIT 1",
-            &[],
-        )
-        .await?;
-    Ok(Setup {
-        server,
-        database_url,
-        task_id: row.get(0),
-    })
-}
-
-fn binary() -> Result<PathBuf> {
-    let binary = repo_root().join("target/release/backend");
-    if !binary.exists() {
-        bail!(
-            "{} missing: run `cargo build --release -p backend` (make bench does)",
-            binary.display()
-        );
-    }
-    Ok(binary)
 }
 
 fn seconds() -> u64 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::Setup;
+use crate::setup::Setup;
 use crate::wrk::LoadResult;
 
 #[derive(Debug, Clone, Serialize)]

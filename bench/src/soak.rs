@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::time::MissedTickBehavior;
 
 use crate::service::{SECRET, Service};
-use crate::{binary, repo_root, setup};
+use crate::setup::{binary, repo_root, setup};
 
 const WORKERS: u64 = 32;
 /// Memory is compared from the end of the warm-up, when pools and buffers have grown to size.

@@ -9,12 +9,11 @@ use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
 
 use crate::auth::Authenticator;
+use crate::build_info::VERSION;
 use crate::config::Config;
 use crate::db::{Database, StartupError};
+use crate::http::{self, AppState, HttpLimits, Lifecycle};
 use crate::metrics::Metrics;
-use crate::routes;
-use crate::server::{self, HttpLimits};
-use crate::state::{AppState, Lifecycle, VERSION};
 use crate::store::TaskStore;
 
 /// A started service: database connected and migrated, listener bound, not yet serving.
@@ -45,7 +44,7 @@ impl App {
     /// Connects to the database (retrying within its start-up timeout), applies migrations and
     /// binds the port (0 picks a free one).
     pub async fn build(config: Config) -> Result<App, BuildError> {
-        if let Err(problem) = server::raise_open_file_limit(config.http.max_connections) {
+        if let Err(problem) = http::raise_open_file_limit(config.http.max_connections) {
             warn!(problem, "open-file limit");
         }
         let db = Database::connect(&config.database).await?;
@@ -71,6 +70,7 @@ impl App {
             metrics: Metrics::new(VERSION),
             lifecycle: Lifecycle::default(),
             pod_name: Arc::from(config.pod_name.as_str()),
+            openapi: Arc::from(http::openapi_json()),
         };
         Ok(App {
             listener,
@@ -128,7 +128,7 @@ impl App {
         let metrics = state.metrics.clone();
         let limits: HttpLimits = config.http;
         let (drain_started, drain_signal) = tokio::sync::oneshot::channel::<()>();
-        let server = server::serve(listener, routes::api(state), limits, metrics, async {
+        let server = http::serve(listener, http::api(state), limits, metrics, async {
             let _ = drain_signal.await;
         });
         let server = tokio::spawn(server);

@@ -10,30 +10,15 @@
 mod hs256;
 
 use std::fmt;
-use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde::Deserialize;
-use warp::Filter;
 
-use crate::error::ApiError;
-
-/// Longest accepted `sub`; user ids from auth providers are far shorter.
-const MAX_SUBJECT_LEN: usize = 255;
+use crate::domain::UserId;
 
 /// Clock skew tolerated on `exp` and `nbf` between the token issuer and this service.
 const LEEWAY_SECS: u64 = 30;
-
-/// The authenticated caller: the token's `sub`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserId(String);
-
-impl UserId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Why a request was not authenticated; the text is safe to return to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,28 +118,8 @@ impl Authenticator {
                     _ => AuthError::InvalidToken("malformed token"),
                 }
             })?;
-        let subject = data.claims.sub;
-        if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
-            return Err(AuthError::InvalidToken("sub must be 1 to 255 bytes"));
-        }
-        // A user id is printable text; NUL cannot even be stored in PostgreSQL text.
-        if subject.chars().any(char::is_control) {
-            return Err(AuthError::InvalidToken(
-                "sub must not contain control characters",
-            ));
-        }
-        Ok(UserId(subject))
+        UserId::parse(data.claims.sub).map_err(|invalid| AuthError::InvalidToken(invalid.reason()))
     }
-}
-
-/// A filter that extracts the caller or rejects the request with 401.
-pub fn require_user(
-    authenticator: Arc<Authenticator>,
-) -> impl Filter<Extract = (UserId,), Error = warp::Rejection> + Clone {
-    warp::header::optional::<String>("authorization").and_then(move |header: Option<String>| {
-        let result = authenticator.verify(header.as_deref());
-        async move { result.map_err(|error| warp::reject::custom(ApiError::Unauthorized(error))) }
-    })
 }
 
 #[cfg(test)]

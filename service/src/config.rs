@@ -11,8 +11,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::level_filters::LevelFilter;
 
-use crate::db::DatabaseUrl;
-use crate::server::HttpLimits;
+use crate::db::{DatabaseConfig, DatabaseUrl};
+use crate::http::HttpLimits;
 
 /// Shortest BETTER_AUTH_SECRET accepted: 32 bytes is the HS256 key-size guidance of RFC 7518.
 pub const MIN_AUTH_SECRET_LEN: usize = 32;
@@ -33,20 +33,6 @@ pub struct Config {
     pub shutdown_grace_period: Duration,
     /// Reported in the `X-Served-By` header and `/api/health` (Kubernetes sets it to the pod name).
     pub pod_name: String,
-}
-
-/// Everything needed to open and size the connection pool.
-#[derive(Debug, Clone)]
-pub struct DatabaseConfig {
-    pub url: DatabaseUrl,
-    pub pool_size: usize,
-    /// Longest a request waits for a pooled connection before it is answered with 503.
-    pub pool_timeout: Duration,
-    pub connect_timeout: Duration,
-    pub statement_timeout: Duration,
-    /// How long start-up may take: connecting (retrying an unreachable database) and applying
-    /// migrations, including the wait for another replica's migration lock.
-    pub startup_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,21 +1,37 @@
 //! The todo-chatbot backend: a tasks API behind JWT auth, on PostgreSQL, with health, metrics
-//! and OpenAPI docs. `main.rs` wires config -> telemetry -> [`App`] (database, routes) -> serve.
+//! and OpenAPI docs.
+//!
+//! Dependencies point one way, from the top of this list down:
+//! - [`App`] (`app.rs`): wires configuration, database and HTTP together and runs them;
+//! - `config`: the environment, read once into typed settings owned by the parts below;
+//! - `http`: the server, the route table, the handlers, extractors and the one error type;
+//! - `auth` (verifies tokens) and `store` (the tasks table);
+//! - `domain`: tasks, titles, descriptions, user ids: types that can only hold valid values;
+//! - `db`: the pool, the health connection, migrations, TLS, the database URL;
+//! - `metrics`, `telemetry`, `build_info`: used by any of the above.
+//!
+//! The binary's other commands (`healthcheck`, `identity`, `openapi`) have a module each.
 
-pub mod app;
-pub mod auth;
-pub mod config;
-pub mod db;
-pub mod error;
-pub mod healthcheck;
-pub mod identity;
-pub mod metrics;
-pub mod openapi;
-pub mod routes;
-pub mod server;
-pub mod shutdown;
-pub mod state;
-pub mod store;
-pub mod telemetry;
+mod app;
+mod auth;
+mod build_info;
+mod config;
+mod db;
+mod domain;
+mod healthcheck;
+mod http;
+mod identity;
+mod metrics;
+mod shutdown;
+mod store;
+mod telemetry;
 
-pub use app::{App, Stopped};
-pub use config::Config;
+pub use self::app::{App, BuildError, Stopped};
+pub use self::build_info::VERSION;
+pub use self::config::{Config, ConfigError};
+pub use self::db::MIGRATION_LOCK_KEY;
+pub use self::healthcheck::check as check_health;
+pub use self::http::{Lifecycle, Route, openapi_json, routes};
+pub use self::identity::describe as describe_identity;
+pub use self::shutdown::install as install_signal_handlers;
+pub use self::telemetry::{LogFlushGuard, init as init_logging, log_panics};

@@ -1,6 +1,9 @@
 use std::process::ExitCode;
 
-use backend::{App, Config, Stopped, healthcheck, identity, openapi, shutdown, telemetry};
+use backend::{
+    App, Config, Stopped, check_health, describe_identity, init_logging, install_signal_handlers,
+    log_panics, openapi_json,
+};
 
 const USAGE: &str = "\
 usage: backend                     serve the API (configured by environment variables; see README)
@@ -23,10 +26,10 @@ fn main() -> ExitCode {
         [] | ["serve"] => serve(),
         ["healthcheck", url] => probe(url),
         ["openapi"] => {
-            print!("{}", openapi::openapi_json());
+            print!("{}", openapi_json());
             ExitCode::SUCCESS
         }
-        ["identity"] => match identity::describe() {
+        ["identity"] => match describe_identity() {
             Ok(line) => {
                 println!("{line}");
                 ExitCode::SUCCESS
@@ -37,7 +40,7 @@ fn main() -> ExitCode {
             }
         },
         ["--version" | "-V"] => {
-            println!("backend {}", env!("CARGO_PKG_VERSION"));
+            println!("backend {}", backend::VERSION);
             ExitCode::SUCCESS
         }
         ["--help" | "-h"] => {
@@ -61,14 +64,14 @@ fn serve() -> ExitCode {
     };
     // Dropped last, on every return below and when a panic unwinds main: the buffered log
     // lines are written out whichever way the process ends.
-    let _log_writer = telemetry::init(config.log_level);
-    telemetry::log_panics();
+    let _log_writer = init_logging(config.log_level);
+    log_panics();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
     runtime.block_on(async {
-        let stop = match shutdown::install() {
+        let stop = match install_signal_handlers() {
             Ok(stop) => stop,
             Err(error) => {
                 tracing::error!(error = %error, "cannot install the signal handlers");
@@ -101,7 +104,7 @@ fn probe(url: &str) -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    match runtime.block_on(healthcheck::check(url)) {
+    match runtime.block_on(check_health(url)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("unhealthy: {error}");

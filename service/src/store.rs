@@ -2,65 +2,21 @@
 //!
 //! Every query is scoped by `user_id`, so one user's id can never reach another user's task.
 
-use serde::Serialize;
-use time::OffsetDateTime;
 use tokio_postgres::Row;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::UserId;
 use crate::db::{Database, DbError};
+use crate::domain::{NewTask, Task, TaskChanges, TaskPage, UserId};
 
-/// A task as stored and as returned by the API.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Task {
-    pub id: Uuid,
-    #[schema(min_length = 1, max_length = 200, example = "Water the plants")]
-    pub title: String,
-    #[schema(max_length = 2000)]
-    pub description: Option<String>,
-    pub completed: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-impl Task {
-    fn from_row(row: &Row) -> Task {
-        Task {
-            id: row.get("id"),
-            title: row.get("title"),
-            description: row.get("description"),
-            completed: row.get("completed"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-        }
+fn task_from_row(row: &Row) -> Task {
+    Task {
+        id: row.get("id"),
+        title: row.get("title"),
+        description: row.get("description"),
+        completed: row.get("completed"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
     }
-}
-
-/// Fields of a task to create, already validated.
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub title: String,
-    pub description: Option<String>,
-    pub completed: bool,
-}
-
-/// Fields to change, already validated; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct TaskChanges {
-    pub title: Option<String>,
-    /// `Some(None)` clears the description.
-    pub description: Option<Option<String>>,
-    pub completed: Option<bool>,
-}
-
-/// One page of a user's tasks, newest first, and how many tasks the user has in all.
-#[derive(Debug, Clone)]
-pub struct TaskPage {
-    pub items: Vec<Task>,
-    pub total: i64,
 }
 
 #[derive(Clone)]
@@ -92,13 +48,13 @@ impl TaskStore {
                 &[
                     &id,
                     &user.as_str(),
-                    &task.title,
-                    &task.description,
+                    &task.title.as_str(),
+                    &task.description.as_ref().map(|d| d.as_str()),
                     &task.completed,
                 ],
             )
             .await?;
-        Ok(Task::from_row(&row))
+        Ok(task_from_row(&row))
     }
 
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, DbError> {
@@ -112,7 +68,7 @@ impl TaskStore {
         let row = connection
             .query_opt(&statement, &[&id, &user.as_str()])
             .await?;
-        Ok(row.as_ref().map(Task::from_row))
+        Ok(row.as_ref().map(task_from_row))
     }
 
     /// The count comes from `task_counts` (kept by trigger) in the same statement, so a page
@@ -142,7 +98,7 @@ impl TaskStore {
         let items = rows
             .iter()
             .filter(|row| row.get::<_, Option<Uuid>>("id").is_some())
-            .map(Task::from_row)
+            .map(task_from_row)
             .collect();
         Ok(TaskPage { items, total })
     }
@@ -165,24 +121,25 @@ impl TaskStore {
                  RETURNING id, title, description, completed, created_at, updated_at",
             )
             .await?;
-        let (set_description, description) = match changes.description {
-            Some(description) => (true, description),
+        let (set_description, description) = match &changes.description {
+            Some(description) => (true, description.as_ref().map(|d| d.as_str())),
             None => (false, None),
         };
+        let title = changes.title.as_ref().map(|t| t.as_str());
         let row = connection
             .query_opt(
                 &statement,
                 &[
                     &id,
                     &user.as_str(),
-                    &changes.title,
+                    &title,
                     &set_description,
                     &description,
                     &changes.completed,
                 ],
             )
             .await?;
-        Ok(row.as_ref().map(Task::from_row))
+        Ok(row.as_ref().map(task_from_row))
     }
 
     /// Returns whether the task existed.

@@ -54,9 +54,18 @@ pub fn log_panics() {
             .location()
             .map(|at| format!("{}:{}", at.file(), at.line()))
             .unwrap_or_default();
-        let message = crate::server::panic_message(info.payload());
+        let message = panic_message(info.payload());
         tracing::error!(panic = message, location, "panicked");
     }));
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 struct Batch {

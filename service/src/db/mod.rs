@@ -1,7 +1,8 @@
-//! The database: a connection pool for requests, a separate connection for health checks, and
-//! the start-up sequence (connect, retry within a deadline, migrate).
+//! The database: a connection pool for requests, a separate connection for health checks
+//! ([`health`]), and the start-up sequence (connect, retry within a deadline, migrate).
 
-pub mod migrations;
+mod health;
+mod migrations;
 mod tls;
 mod url;
 
@@ -12,24 +13,31 @@ use deadpool_postgres::{
     HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Status,
     TimeoutType,
 };
-use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
-use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout};
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
-use crate::config::DatabaseConfig;
+use self::health::HealthConnection;
+pub use self::migrations::MIGRATION_LOCK_KEY;
+pub use self::url::DatabaseUrl;
 
-pub use self::url::{DatabaseUrl, TlsMode};
+/// Everything needed to open and size the connection pool.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_size: usize,
+    /// Longest a request waits for a pooled connection before it is answered with 503.
+    pub pool_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    /// How long start-up may take: connecting (retrying an unreachable database) and applying
+    /// migrations, including the wait for another replica's migration lock.
+    pub startup_timeout: Duration,
+}
 
 /// A pooled connection.
 pub type Connection = deadpool_postgres::Object;
-
-/// Below the Kubernetes probes' 5 s timeout, so a slow database fails the check instead of the
-/// probe timing out first.
-const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a database operation failed, as far as the HTTP edge needs to know.
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +120,7 @@ impl Database {
             .keepalives_retries(3);
 
         let pool = build_pool(&driver_config, tls.clone(), config)?;
-        let health = Arc::new(HealthConnection {
-            driver_config: driver_config.clone(),
-            tls,
-            client: Mutex::new(None),
-            latest: std::sync::Mutex::new(HealthState::default()),
-        });
+        let health = Arc::new(HealthConnection::new(driver_config.clone(), tls.clone()));
 
         // Migrations run on a connection of their own, outside the pool: the pool's connections
         // carry the statement timeout, which would also bound the wait for the migration lock
@@ -126,7 +129,7 @@ impl Database {
         let deadline = started + config.startup_timeout;
         let mut retry_delay = Duration::from_millis(250);
         let mut client = loop {
-            match driver_config.connect(health.tls.clone()).await {
+            match driver_config.connect(tls.clone()).await {
                 Ok((client, connection)) => {
                     tokio::spawn(connection);
                     break client;
@@ -241,81 +244,4 @@ fn build_pool(
         }))
         .build()
         .map_err(|error| StartupError::Pool(error.to_string()))
-}
-
-/// A connection of its own for health checks, so that a pool saturated by slow requests does
-/// not make a healthy pod look unready.
-///
-/// Concurrent checks share one round trip: a flood of probes or health requests makes at most
-/// one query in flight, and a result up to [`HEALTH_RESULT_MAX_AGE`] old is answered without
-/// one. Waiting for that shared round trip never counts as the database being slow; only the
-/// round trip itself failing or exceeding [`HEALTH_CHECK_TIMEOUT`] reports it unreachable.
-struct HealthConnection {
-    driver_config: tokio_postgres::Config,
-    tls: MakeRustlsConnect,
-    /// Used by the one round trip in flight only.
-    client: Mutex<Option<tokio_postgres::Client>>,
-    latest: std::sync::Mutex<HealthState>,
-}
-
-#[derive(Default)]
-struct HealthState {
-    last: Option<(Instant, bool)>,
-    in_flight: Option<Shared<BoxFuture<'static, bool>>>,
-}
-
-/// How old a health result may be and still be answered; probes come every few seconds, so
-/// this only ever merges bursts.
-const HEALTH_RESULT_MAX_AGE: Duration = Duration::from_secs(1);
-
-impl HealthConnection {
-    async fn check(self: &Arc<Self>) -> bool {
-        let round_trip = {
-            let mut state = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, reachable)) = state.last
-                && at.elapsed() < HEALTH_RESULT_MAX_AGE
-            {
-                return reachable;
-            }
-            match &state.in_flight {
-                Some(round_trip) => round_trip.clone(),
-                None => {
-                    let this = self.clone();
-                    // Spawned, so a caller that goes away does not cancel it for the others.
-                    let task = tokio::spawn(async move {
-                        let reachable = this.round_trip().await;
-                        let mut state = this.latest.lock().unwrap_or_else(|e| e.into_inner());
-                        state.last = Some((Instant::now(), reachable));
-                        state.in_flight = None;
-                        reachable
-                    });
-                    let round_trip = async move { task.await.unwrap_or(false) }.boxed().shared();
-                    state.in_flight = Some(round_trip.clone());
-                    round_trip
-                }
-            }
-        };
-        round_trip.await
-    }
-
-    async fn round_trip(&self) -> bool {
-        let round_trip = async {
-            let mut client = self.client.lock().await;
-            if client.as_ref().is_none_or(|c| c.is_closed()) {
-                let (new_client, connection) = self.driver_config.connect(self.tls.clone()).await?;
-                tokio::spawn(connection);
-                *client = Some(new_client);
-            }
-            let result = client
-                .as_ref()
-                .expect("just connected")
-                .simple_query("SELECT 1")
-                .await;
-            if result.is_err() {
-                *client = None;
-            }
-            result.map(|_| ())
-        };
-        matches!(timeout(HEALTH_CHECK_TIMEOUT, round_trip).await, Ok(Ok(())))
-    }
 }

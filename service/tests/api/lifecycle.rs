@@ -177,7 +177,7 @@ async fn a_service_starting_while_another_holds_the_migration_lock_waits_and_com
     let held = holder.transaction().await.unwrap();
     held.execute(
         "SELECT pg_advisory_xact_lock($1)",
-        &[&backend::db::migrations::MIGRATION_LOCK_KEY],
+        &[&backend::MIGRATION_LOCK_KEY],
     )
     .await
     .unwrap();

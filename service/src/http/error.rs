@@ -179,16 +179,18 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible>
         ApiError::BadRequest(error.to_string())
     } else if let Some(error) = rejection.find::<reject::InvalidQuery>() {
         ApiError::BadRequest(error.to_string())
-    } else if rejection.find::<reject::PayloadTooLarge>().is_some() {
-        ApiError::PayloadTooLarge {
-            limit: crate::routes::json::MAX_BODY_BYTES,
-        }
     } else if rejection.find::<reject::UnsupportedMediaType>().is_some() {
         ApiError::UnsupportedMediaType
     } else {
         ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
     };
     Ok(error.into_response())
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> ApiError {
+        ApiError::Unauthorized(error)
+    }
 }
 
 impl From<DbError> for ApiError {

@@ -9,25 +9,35 @@ use warp::filters::BoxedFilter;
 use warp::http::header;
 use warp::reply::{Reply, Response};
 
-use crate::error::ApiError;
-use crate::openapi::openapi_json;
+use super::error::ApiError;
+use super::extract::{self, Captures, Matched};
+use super::state::AppState;
 
 static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> =
     LazyLock::new(|| Arc::new(Config::from("/openapi.json")));
 
-pub fn routes() -> BoxedFilter<(Response,)> {
-    let spec = warp::path!("openapi.json").and(warp::get()).map(|| {
-        warp::reply::with_header(openapi_json(), header::CONTENT_TYPE, "application/json")
+pub fn wire_openapi(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
+    matched
+        .and(extract::state(state))
+        .map(|_, state: AppState| {
+            warp::reply::with_header(
+                state.openapi.to_string(),
+                header::CONTENT_TYPE,
+                "application/json",
+            )
             .into_response()
-    });
-    let index = warp::path!("docs")
-        .and(warp::get())
-        .map(|| swagger_file("index.html"));
-    let asset = warp::path("docs")
-        .and(warp::path::tail())
-        .and(warp::get())
-        .map(|tail: warp::path::Tail| swagger_file(tail.as_str()));
-    spec.or(index).unify().or(asset).unify().boxed()
+        })
+        .boxed()
+}
+
+pub fn wire_index(_: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
+    matched.map(|_| swagger_file("index.html")).boxed()
+}
+
+pub fn wire_asset(_: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
+    matched
+        .map(|captures: Captures| swagger_file(captures.get(0).unwrap_or("")))
+        .boxed()
 }
 
 fn swagger_file(name: &str) -> Response {

@@ -9,10 +9,10 @@ use warp::filters::BoxedFilter;
 use warp::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
-use super::{UNMATCHED_ROUTE, matching_route};
-use crate::error::InternalCause;
+use super::error::InternalCause;
+use super::routes;
+use super::state::AppState;
 use crate::metrics::{InFlight, Metrics};
-use crate::state::AppState;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Names the pod that served the response, so load spreading can be seen from outside.
@@ -67,8 +67,7 @@ fn is_acceptable_request_id(id: &str) -> bool {
 impl RequestContext {
     fn finish(self, mut response: Response) -> Response {
         let elapsed = self.started.elapsed();
-        let matched = matching_route(self.path.as_str());
-        let route = matched.map_or(UNMATCHED_ROUTE, |route| route.path);
+        let route = routes::template(self.path.as_str());
         let status = response.status();
         self.metrics
             .observe_request(&self.method, route, status, elapsed);
@@ -80,8 +79,8 @@ impl RequestContext {
         headers.insert(SERVED_BY_HEADER, self.served_by);
         // RFC 9110 15.5.6: a 405 says which methods the resource does support.
         if status == StatusCode::METHOD_NOT_ALLOWED
-            && let Some(route) = matched
-            && let Ok(allow) = HeaderValue::from_str(&route.methods.join(", "))
+            && let Ok(allow) =
+                HeaderValue::from_str(&routes::allowed_methods(self.path.as_str()).join(", "))
         {
             headers.insert(header::ALLOW, allow);
         }

@@ -1,13 +1,62 @@
-//! Reading request bodies and query strings, with the error each kind of bad input deserves:
-//! 415 for a body that is not JSON, 413 over the size limit, 400 for malformed JSON or query
+//! What handlers take from a request: the caller, path segments, the JSON body and the query
+//! string, each with the error its kind of bad input deserves: 401 without a valid token, 415
+//! for a body that is not JSON, 413 over the size limit, 400 for malformed JSON or query
 //! syntax, 422 for well-formed input of the wrong shape.
+
+use std::str::FromStr;
+use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use warp::Filter;
 
-use crate::error::{ApiError, FieldError};
+use super::error::{ApiError, FieldError};
+use super::state::AppState;
+use crate::auth::Authenticator;
+use crate::domain::UserId;
+
+/// The request matched to a route (path and method), with the path's `{...}` segments; a
+/// route's wiring adds its handler's extractors to it.
+pub type Matched = warp::filters::BoxedFilter<(Captures,)>;
+
+/// The `{...}` segments of a matched path, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captures(Vec<String>);
+
+impl Captures {
+    pub fn new(segments: Vec<String>) -> Captures {
+        Captures(segments)
+    }
+
+    pub fn get(&self, index: usize) -> Option<&str> {
+        self.0.get(index).map(String::as_str)
+    }
+
+    /// The first segment as a `T`; a path whose segment is not one names no resource (404).
+    pub fn first<T: FromStr>(&self) -> Result<T, warp::Rejection> {
+        self.get(0)
+            .and_then(|segment| segment.parse().ok())
+            .ok_or_else(warp::reject::not_found)
+    }
+}
+
+/// The app's state, for handlers.
+pub fn state(
+    state: AppState,
+) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// The caller, from the `Authorization` header, or a 401.
+pub fn user(
+    authenticator: Arc<Authenticator>,
+) -> impl Filter<Extract = (UserId,), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("authorization").and_then(move |header: Option<String>| {
+        let result = authenticator.verify(header.as_deref());
+        async move { result.map_err(|error| warp::reject::custom(ApiError::from(error))) }
+    })
+}
 
 /// Task bodies are a few KiB at most; anything much larger is a mistake or an attack.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

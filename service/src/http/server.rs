@@ -41,8 +41,9 @@ use tracing::{debug, error, warn};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::metrics::Metrics;
+use crate::telemetry::panic_message;
 
 /// Largest request head (request line and headers) accepted; a bigger one is answered 431.
 /// Bearer tokens are about a kilobyte, so this is generous, and it bounds the memory a
@@ -336,14 +337,6 @@ where
         Ok(response) => response,
         Err(never) => match never {},
     }
-}
-
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
 
 /// A response body that counts its request as in flight until hyper has written it out (or the

@@ -16,6 +16,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub lifecycle: Lifecycle,
     pub pod_name: Arc<str>,
+    /// The OpenAPI document served at `/openapi.json`.
+    pub openapi: Arc<str>,
 }
 
 /// Whether the process has been asked to stop; readiness reports 503 from that moment on.
@@ -31,6 +33,3 @@ impl Lifecycle {
         self.0.load(Ordering::SeqCst)
     }
 }
-
-/// The version reported by `/api/health` and `backend_build_info`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,7 +12,9 @@ use warp::filters::BoxedFilter;
 use warp::http::{StatusCode, header};
 use warp::reply::{Reply, Response};
 
-use crate::state::{AppState, VERSION};
+use super::extract::{self, Matched};
+use super::state::AppState;
+use crate::build_info::VERSION;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthReport {
@@ -28,26 +30,31 @@ pub struct HealthReport {
     pub version: &'static str,
 }
 
-pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
-    let with_state = warp::any().map(move || state.clone());
-    let readiness = warp::path!("api" / "health")
-        .or(warp::path!("api" / "health" / "ready"))
-        .unify()
-        .and(warp::get().or(warp::head()).unify())
-        .and(with_state.clone())
-        .then(health);
-    let liveness = warp::path!("api" / "health" / "live")
-        .and(warp::get().or(warp::head()).unify())
-        .and(with_state)
-        .map(live);
-    readiness.or(liveness).unify().boxed()
+pub fn wire_health(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
+    matched
+        .and(extract::state(state))
+        .then(|_, state| health(state))
+        .boxed()
+}
+
+pub fn wire_ready(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
+    matched
+        .and(extract::state(state))
+        .then(|_, state| ready(state))
+        .boxed()
+}
+
+pub fn wire_live(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
+    matched
+        .and(extract::state(state))
+        .map(|_, state| live(state))
+        .boxed()
 }
 
 /// Liveness and readiness: 200 when the database answers and the process is not draining.
 #[utoipa::path(
     get,
     path = "/api/health",
-    tag = "health",
     responses(
         (status = 200, description = "Serving, database reachable", body = HealthReport),
         (status = 503, description = "Database unreachable or shutting down", body = HealthReport),
@@ -75,20 +82,21 @@ pub async fn health(state: AppState) -> Response {
 #[utoipa::path(
     get,
     path = "/api/health/ready",
-    tag = "health",
+    // The operation id of 0.1.0, kept so that generated clients keep their method names.
+    operation_id = "ready_doc",
     responses(
         (status = 200, description = "Ready for traffic", body = HealthReport),
         (status = 503, description = "Database unreachable or shutting down", body = HealthReport),
     )
 )]
-#[allow(dead_code)]
-pub fn ready_doc() {}
+pub async fn ready(state: AppState) -> Response {
+    health(state).await
+}
 
 /// Liveness: the process is up and serving HTTP. Never touches the database.
 #[utoipa::path(
     get,
     path = "/api/health/live",
-    tag = "health",
     responses((status = 200, description = "Process is serving", body = HealthReport))
 )]
 pub fn live(state: AppState) -> Response {
