@@ -41,9 +41,11 @@ case ${1:-all} in
     log "building the images for the container test"
     bash ci/image.sh
     log "Rust tests: service on throwaway PostgreSQL servers, faults, chart, image and monitoring tests"
-    cargo test --locked --workspace
+    # --no-fail-fast: one failing test binary must not hide the others' results.
+    cargo test --locked --workspace --no-fail-fast
     log "chart tests again with $("$HELM4" version --short)"
-    HELM=$HELM4 cargo test --locked -p e2e --test chart
+    # --workspace rather than -p e2e: the same feature set as above, so nothing is rebuilt.
+    HELM=$HELM4 cargo test --locked --workspace --test chart
     bash ci/lint-charts.sh
     HELM=$HELM4 bash ci/lint-charts.sh
     bash ci/test-monitoring.sh
