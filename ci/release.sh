@@ -23,6 +23,7 @@ docker buildx build \
   --file service/Dockerfile \
   --platform linux/amd64,linux/arm64 \
   --build-arg "BUILDER_IMAGE=$RUST_BUILDER_IMAGE" \
+  --build-arg "CARGO_AUDITABLE_VERSION=$CARGO_AUDITABLE_VERSION" \
   --build-arg "VERSION=$version" \
   --build-arg "REVISION=$(git rev-parse HEAD)" \
   --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
