@@ -528,54 +528,52 @@ fn cargo_tree(args: &[&str]) -> BTreeSet<Crate> {
         .collect()
 }
 
-fn cargo_metadata(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["metadata", "--locked", "--format-version", "1"];
-    all.extend(args);
-    serde_json::from_str(&cargo(&all)).expect("cargo metadata prints JSON")
+/// What cargo resolves for the whole workspace on one target (`cargo metadata
+/// --filter-platform`).
+struct Resolution {
+    /// Every package of Cargo.lock used on the target, and its source: None for the
+    /// workspace's own, `registry+...` for crates.io.
+    packages: BTreeMap<Crate, Option<String>>,
+    /// The packages reachable from the backend through normal and build dependencies (not dev):
+    /// the most a dependency list drawn from this resolution can name.
+    backend_graph: BTreeSet<Crate>,
 }
 
-/// Every package of Cargo.lock (as `cargo metadata` lists them) and its source: None for the
-/// workspace's own, `registry+...` for crates.io.
-fn lockfile_packages() -> BTreeMap<Crate, Option<String>> {
-    cargo_metadata(&[])["packages"]
-        .as_array()
-        .unwrap()
+fn resolve(target: &str) -> Resolution {
+    let metadata: serde_json::Value = serde_json::from_str(&cargo(&[
+        "metadata",
+        "--locked",
+        "--format-version",
+        "1",
+        "--filter-platform",
+        target,
+    ]))
+    .expect("cargo metadata prints JSON");
+    let listed = metadata["packages"].as_array().unwrap();
+    let crate_of_id: BTreeMap<&str, Crate> = listed
         .iter()
         .map(|package| {
             let name = package["name"].as_str().unwrap().to_owned();
             let version = package["version"].as_str().unwrap().to_owned();
-            let source = package["source"].as_str().map(str::to_owned);
-            ((name, version), source)
-        })
-        .collect()
-}
-
-/// The packages reachable from the backend through normal and build dependencies (not dev)
-/// in the dependency graph cargo resolves for the whole workspace on `target`: the most a
-/// dependency list drawn from `cargo metadata` can name.
-fn backend_dependency_graph(target: &str) -> BTreeSet<Crate> {
-    let metadata = cargo_metadata(&["--filter-platform", target]);
-    let packages: BTreeMap<&str, Crate> = metadata["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|package| {
-            let crate_ = (
-                package["name"].as_str().unwrap().to_owned(),
-                package["version"].as_str().unwrap().to_owned(),
-            );
-            (package["id"].as_str().unwrap(), crate_)
+            (package["id"].as_str().unwrap(), (name, version))
         })
         .collect();
+    let packages = listed
+        .iter()
+        .map(|package| {
+            let id = package["id"].as_str().unwrap();
+            let source = package["source"].as_str().map(str::to_owned);
+            (crate_of_id[id].clone(), source)
+        })
+        .collect();
+
     let nodes: BTreeMap<&str, &serde_json::Value> = metadata["resolve"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|node| (node["id"].as_str().unwrap(), node))
         .collect();
-    let backend = metadata["packages"]
-        .as_array()
-        .unwrap()
+    let backend = listed
         .iter()
         .find(|package| package["name"] == "backend" && package["source"].is_null())
         .expect("the workspace has the backend")["id"]
@@ -596,7 +594,13 @@ fn backend_dependency_graph(target: &str) -> BTreeSet<Crate> {
             }
         }
     }
-    reached.into_iter().map(|id| packages[id].clone()).collect()
+    Resolution {
+        packages,
+        backend_graph: reached
+            .into_iter()
+            .map(|id| crate_of_id[id].clone())
+            .collect(),
+    }
 }
 
 /// Cargo.lock's source of a package the list says comes from `source`.
@@ -636,7 +640,8 @@ fn the_binary_in_the_image_lists_every_crate_it_links() {
             )
         });
     let target = rust_target(&images.backend);
-    let lockfile = lockfile_packages();
+    let resolution = resolve(target);
+    let lockfile = &resolution.packages;
 
     let roots: Vec<Crate> = list
         .packages
@@ -685,12 +690,11 @@ fn the_binary_in_the_image_lists_every_crate_it_links() {
         not_in_lockfile.is_empty(),
         "named in the list but not in Cargo.lock with that version and source: {not_in_lockfile:?}"
     );
-    let graph = backend_dependency_graph(target);
     let outside: Vec<_> = list
         .packages
         .iter()
         .map(crate_of)
-        .filter(|crate_| !graph.contains(crate_))
+        .filter(|crate_| !resolution.backend_graph.contains(crate_))
         .collect();
     assert!(
         outside.is_empty(),
