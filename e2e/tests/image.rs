@@ -621,8 +621,9 @@ fn lockfile_source(source: &Source) -> Option<String> {
 /// normal,no-proc-macro --target <the image's>` (build scripts, proc macros and what only they
 /// use are not linked). The list may name more, and does: cargo auditable draws it from
 /// `cargo metadata`, which resolves features for the whole workspace (other members turn on
-/// optional dependencies of shared crates), and it counts proc macros that ship tests as runtime
-/// code (rust-secure-code/cargo-auditable#66, #214). Extra names cost a false alarm at worst;
+/// optional dependencies of shared crates: rust-secure-code/cargo-auditable#66), and it counts
+/// as runtime code the proc macros that publish test targets (its fix for #214 recognises a proc
+/// macro only when it has no other target). Extra names cost a false alarm at worst;
 /// a missing name hides a vulnerable crate. So the exact rule is: what is linked is named, and
 /// everything named is a Cargo.lock package in the backend's dependency graph.
 #[test]
