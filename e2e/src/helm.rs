@@ -117,8 +117,8 @@ impl Render {
         command
     }
 
-    /// Renders and parses the manifests; fails with Helm's own message.
-    pub fn run(&self) -> Result<Manifests> {
+    /// Renders; the manifests as Helm prints them, or a failure with Helm's own message.
+    pub fn output(&self) -> Result<String> {
         let output = self.command().output().with_context(|| {
             format!("running {:?} (set HELM or run ci/tools.sh)", helm_binary())
         })?;
@@ -128,7 +128,12 @@ impl Render {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
-        Manifests::parse(&String::from_utf8(output.stdout)?)
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
+    /// Renders and parses the manifests; fails with Helm's own message.
+    pub fn run(&self) -> Result<Manifests> {
+        Manifests::parse(&self.output()?)
     }
 }
 

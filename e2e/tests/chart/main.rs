@@ -3,6 +3,7 @@
 
 mod contract;
 mod docs;
+mod golden;
 mod kind;
 mod names;
 mod postgres;
