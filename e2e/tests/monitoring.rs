@@ -15,8 +15,7 @@ use std::time::Duration;
 use backend::{App, Config};
 use e2e::helm::Render;
 use k8s_openapi::api::core::v1::ConfigMap;
-use serde_json::Value;
-use serde_yaml::Value as Yaml;
+use serde_json::{Value, json};
 
 const SECRET: &str = "monitoring-live-check-secret-0123456789";
 /// Grafana's $__rate_interval, fixed for queries against a 1 s scrape interval.
@@ -59,11 +58,11 @@ fn free_port() -> u16 {
 /// The rendered prometheus.yml with the backend job's Kubernetes discovery replaced by a static
 /// target carrying the labels discovery would add, and scrapes every second.
 fn live_config(rendered: &str, backend: &str, prometheus: &str, rules: &str) -> String {
-    let mut config: Yaml = serde_yaml::from_str(rendered).unwrap();
+    let mut config: Value = serde_saphyr::from_str(rendered).unwrap();
     config["global"]["scrape_interval"] = "1s".into();
     config["global"]["evaluation_interval"] = "1s".into();
-    config["rule_files"] = Yaml::Sequence(vec![rules.into()]);
-    let jobs = config["scrape_configs"].as_sequence_mut().unwrap();
+    config["rule_files"] = json!([rules]);
+    let jobs = config["scrape_configs"].as_array_mut().unwrap();
     for job in jobs.iter_mut() {
         let name = job["job_name"].as_str().unwrap().to_owned();
         let target = if name == "backend" {
@@ -71,25 +70,24 @@ fn live_config(rendered: &str, backend: &str, prometheus: &str, rules: &str) -> 
         } else {
             prometheus
         };
-        let job = job.as_mapping_mut().unwrap();
+        let job = job.as_object_mut().unwrap();
         assert!(
             name != "backend" || job.contains_key("kubernetes_sd_configs"),
             "the backend job uses Kubernetes discovery"
         );
         job.remove("kubernetes_sd_configs");
         job.remove("relabel_configs");
-        let static_config: Yaml = serde_yaml::from_str(&format!(
-            "[{{targets: ['{target}'], labels: {{namespace: {}, pod: todo-chatbot-backend-live}}}}]",
-            e2e::NAMESPACE
-        ))
-        .unwrap();
+        let static_config = json!([{
+            "targets": [target],
+            "labels": {"namespace": e2e::NAMESPACE, "pod": "todo-chatbot-backend-live"},
+        }]);
         job.insert("static_configs".into(), static_config);
     }
     assert!(
         jobs.iter().any(|job| job["job_name"] == "backend"),
         "a scrape job named backend"
     );
-    serde_yaml::to_string(&config).unwrap()
+    serde_saphyr::to_string(&config).unwrap()
 }
 
 fn dashboard_queries() -> Vec<String> {
