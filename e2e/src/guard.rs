@@ -334,7 +334,10 @@ mod tests {
                 run: passes,
             },
         ];
-        let report = run(&fake, &checks, || async {}).await;
+        // Interrupted once the check has run up to its wait (select! polls its branches in
+        // random order, so an interruption that is ready at once could win before the check
+        // starts).
+        let report = run(&fake, &checks, tokio::task::yield_now).await;
         assert_eq!(
             *fake.restored.borrow(),
             ["scale StatefulSet todo-chatbot-postgres back to 1"]
