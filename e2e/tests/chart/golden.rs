@@ -32,7 +32,7 @@ fn golden_path(name: &str) -> PathBuf {
 }
 
 /// The render with the values Helm generates masked: the lines in which two renders differ.
-fn stable_render(render: &Render) -> String {
+pub fn stable_render(render: &Render) -> String {
     let first = render.output().unwrap_or_else(|error| panic!("{error:#}"));
     let second = render.output().unwrap_or_else(|error| panic!("{error:#}"));
     let (first, second): (Vec<&str>, Vec<&str>) =
