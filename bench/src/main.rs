@@ -123,9 +123,8 @@ async fn bench() -> Result<()> {
     println!("pgbench: get-by-id at {POOL_SIZE} connections");
     let script = std::env::temp_dir().join("bench-get-by-id.sql");
     std::fs::write(&script, pgbench::GET_BY_ID)?;
-    let bin_dir = pg_bin_dir()?;
     let ceiling = pgbench::run(
-        &bin_dir,
+        setup.server.bin_dir(),
         &setup.database_url,
         &script,
         POOL_SIZE,
@@ -164,14 +163,4 @@ async fn bench() -> Result<()> {
     println!("\n{}", results.to_markdown());
     println!("written: {} and bench/README.md", json_path.display());
     Ok(())
-}
-
-fn pg_bin_dir() -> Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")?
-        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
-        .filter(|dir| dir.join("pgbench").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-        .context("pgbench not found under /usr/lib/postgresql (install postgresql-15)")
 }
