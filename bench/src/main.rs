@@ -12,10 +12,10 @@ mod setup;
 mod soak;
 mod wrk;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::json;
 
 use crate::report::{BenchResults, Workload};
