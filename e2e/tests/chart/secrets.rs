@@ -171,3 +171,26 @@ fn postgres_password_secret_survives_uninstall() {
     let annotations = secret.metadata.annotations.unwrap();
     assert_eq!(annotations["helm.sh/resource-policy"], "keep");
 }
+
+#[test]
+fn given_postgres_and_grafana_passwords_are_used_as_they_are() {
+    let manifests = render(
+        Render::new()
+            .set("postgres.password", "pg-given")
+            .set("monitoring.grafana.admin.password", "grafana-given"),
+    );
+    assert_eq!(
+        secret_text(
+            &manifests.get::<Secret>("todo-chatbot-postgres"),
+            "POSTGRES_PASSWORD"
+        ),
+        "pg-given"
+    );
+    assert_eq!(
+        secret_text(
+            &manifests.get::<Secret>("todo-chatbot-grafana"),
+            "admin-password"
+        ),
+        "grafana-given"
+    );
+}

@@ -102,12 +102,16 @@ Usage: secretName: {{ include "monitoring.grafanaSecretName" . }}
 {{- end }}
 
 {{/*
-Grafana admin password of the chart's Secret: generated once, then read back from the live
-Secret, so the login stays the same across `helm upgrade`.
+Grafana admin password of the chart's Secret: grafana.admin.password if given, else generated
+once, then read back from the live Secret, so the login stays the same across `helm upgrade`.
 Usage: {{ include "monitoring.grafanaAdminPassword" . | b64enc }}
 */}}
 {{- define "monitoring.grafanaAdminPassword" -}}
+{{- if .Values.grafana.admin.password }}
+{{- .Values.grafana.admin.password }}
+{{- else }}
 {{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "monitoring.grafanaSecretName" .) "key" .Values.grafana.admin.passwordKey "length" 32) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -48,14 +48,19 @@ Usage: {{- if include "postgres.createSecret" . }}
 {{- end }}
 
 {{/*
-Password of the chart's Secret: the one already in the cluster if there is one, else a new
-random one. The data volume keeps the password initdb set on first start, so it must never
-change; the Secret is also kept on uninstall (helm.sh/resource-policy: keep) so a reinstall
-over the kept PersistentVolumeClaim finds the matching password.
+Password of the chart's Secret: `password` if given, else the one already in the cluster if
+there is one, else a new random one. The data volume keeps the password initdb set on first
+start, so it must never change; the Secret is also kept on uninstall
+(helm.sh/resource-policy: keep) so a reinstall over the kept PersistentVolumeClaim finds the
+matching password.
 Usage: {{ include "postgres.password" . | b64enc }}
 */}}
 {{- define "postgres.password" -}}
+{{- if .Values.password }}
+{{- .Values.password }}
+{{- else }}
 {{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "todo-common.names.postgresSecret" .) "key" .Values.global.postgres.passwordKey "length" 32) }}
+{{- end }}
 {{- end }}
 
 {{/*
