@@ -7,7 +7,8 @@
 #      todo-common too), and the umbrella with each values/*.yaml
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
 #      and each values/*.yaml, plus the defaults with the Prometheus Operator objects forced on
-#      (monitoring-operator)
+#      (monitoring-operator); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
+#      values for the secrets the chart would generate (and keep with lookup) on a cluster
 #   3. kubernetes-validate --strict of every rendered object against each Kubernetes version below;
 #      objects of CRDs it has no schema for (the monitoring chart's ServiceMonitor and
 #      PrometheusRule) are set aside and named, and any other object without a schema fails
@@ -21,6 +22,8 @@ cd "$REPO_ROOT"
 HELM="${HELM:-helm}"
 CHART=charts/todo-chatbot
 RELEASE=todo-chatbot
+# TEST ONLY, NOT SECRETS: what stands in for the secrets the chart generates on a cluster.
+TEST_SECRETS=e2e/tests/chart/offline-secrets.yaml
 # Rendered into the namespace the deployment contract puts the release in, so the scan sees what
 # users deploy: the charts set metadata.namespace from the release namespace, and there they
 # carry the contract's skip of CKV_K8S_21 (objects in "default").
@@ -54,7 +57,7 @@ render() {
   local name="$1"
   shift
   log "helm template $RELEASE $CHART --namespace $NAMESPACE${*:+ $*} -> $name.yaml"
-  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "$@" >"$OUT/$name.yaml"
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --values "$TEST_SECRETS" "$@" >"$OUT/$name.yaml"
   renders+=("$name")
 }
 render default

@@ -115,6 +115,9 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
             "--namespace",
             e2e::NAMESPACE,
             "--dry-run=client",
+            // The harness's TEST ONLY values for the generated secrets, as every render of it.
+            "--values",
+            e2e::helm::TEST_SECRETS,
         ])
         .output()
         .unwrap();
