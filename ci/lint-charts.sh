@@ -8,7 +8,8 @@
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
 #      and each values/*.yaml, plus the defaults with the Prometheus Operator objects forced on
 #      (monitoring-operator); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
-#      values for the secrets the chart would generate (and keep with lookup) on a cluster
+#      values for the secrets the chart would generate on a cluster (a render without one fails
+#      without them)
 #   3. kubernetes-validate --strict of every rendered object against each Kubernetes version below;
 #      objects of CRDs it has no schema for (the monitoring chart's ServiceMonitor and
 #      PrometheusRule) are set aside and named, and any other object without a schema fails
@@ -22,7 +23,7 @@ cd "$REPO_ROOT"
 HELM="${HELM:-helm}"
 CHART=charts/todo-chatbot
 RELEASE=todo-chatbot
-# TEST ONLY, NOT SECRETS: what stands in for the secrets the chart generates on a cluster.
+# TEST ONLY, NOT SECRETS: what stands in for the secrets a render without a cluster cannot keep.
 TEST_SECRETS=e2e/tests/chart/offline-secrets.yaml
 # Rendered into the namespace the deployment contract puts the release in, so the scan sees what
 # users deploy: the charts set metadata.namespace from the release namespace, and there they

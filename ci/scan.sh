@@ -43,7 +43,8 @@ trivy image --quiet --skip-db-update --scanners vuln --severity HIGH,CRITICAL --
   --exit-code 1 "$image"
 
 chart=charts/todo-chatbot
-# TEST ONLY, NOT SECRETS: what stands in for the secrets the chart generates on a cluster.
+# TEST ONLY, NOT SECRETS: a render without a cluster cannot keep the secrets the chart generates,
+# so it is given these (charts/todo-chatbot/README.md, "GitOps").
 test_secrets=e2e/tests/chart/offline-secrets.yaml
 log "helm template todo-chatbot $chart: the defaults and each values/*.yaml (with $test_secrets), to $out/render/"
 "$HELM" template todo-chatbot "$chart" --namespace default -f "$test_secrets" >"$out/render/default.yaml"

@@ -1,9 +1,10 @@
 //! Running Helm: `helm template` of the umbrella chart with values files and overrides.
 //!
 //! The binary is `$HELM` if set (ci/tools.sh points it at its pinned Helm), else `helm` on PATH.
-//! Every render starts with [`TEST_SECRETS`], the values that stand in for the secrets the chart
-//! generates on a cluster (see the file), so two renders are the same; renders of a subchart on
-//! its own leave it out with [`Render::without_test_secrets`].
+//! Every render starts with [`TEST_SECRETS`], the values that stand in for the secrets a render
+//! without a cluster cannot generate (the chart fails without them, see the file); the tests of
+//! that failure, and renders of a subchart on its own, leave it out with
+//! [`Render::without_test_secrets`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -69,8 +70,8 @@ impl Render {
         }
     }
 
-    /// Without [`TEST_SECRETS`]: as a user renders, and for a subchart on its own (the file's
-    /// keys are the umbrella's).
+    /// Without [`TEST_SECRETS`]: as a user renders, for the tests of what the chart does when it
+    /// cannot generate secrets, and for a subchart on its own (the file's keys are the umbrella's).
     pub fn without_test_secrets(mut self) -> Render {
         self.test_secrets = false;
         self

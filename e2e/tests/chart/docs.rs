@@ -115,7 +115,7 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
             "--namespace",
             e2e::NAMESPACE,
             "--dry-run=client",
-            // The harness's TEST ONLY values for the generated secrets, as every render of it.
+            // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
             "--values",
             e2e::helm::TEST_SECRETS,
         ])

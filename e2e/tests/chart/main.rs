@@ -3,6 +3,7 @@
 
 mod contract;
 mod docs;
+mod gitops;
 mod golden;
 mod helpers;
 mod kind;

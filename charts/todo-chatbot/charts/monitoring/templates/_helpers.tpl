@@ -102,6 +102,25 @@ Usage: secretName: {{ include "monitoring.grafanaSecretName" . }}
 {{- end }}
 
 {{/*
+The secrets this chart generates, as entries for the todo-common.secrets helpers (YAML list):
+Grafana's admin password while Grafana is on, the chart renders its Secret and
+grafana.admin.password is empty.
+Usage: {{- $entries := include "monitoring.generatedSecrets" . | fromYamlArray }}
+*/}}
+{{- define "monitoring.generatedSecrets" -}}
+{{- $admin := .Values.grafana.admin }}
+{{- if and .Values.grafana.enabled (include "monitoring.createGrafanaSecret" .) (not $admin.password) }}
+- secret: {{ include "monitoring.grafanaSecretName" . | quote }}
+  key: {{ $admin.passwordKey | quote }}
+  length: 32
+  set: grafana.admin.password
+  setHint: the password of Grafana's admin user
+  or: grafana.admin.existingSecret
+  orHint: {{ printf "a Secret with keys %s and %s" $admin.userKey $admin.passwordKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
 Grafana admin password of the chart's Secret: grafana.admin.password if given, else generated
 once, then read back from the live Secret, so the login stays the same across `helm upgrade`.
 Usage: {{ include "monitoring.grafanaAdminPassword" . | b64enc }}
@@ -110,7 +129,7 @@ Usage: {{ include "monitoring.grafanaAdminPassword" . | b64enc }}
 {{- if .Values.grafana.admin.password }}
 {{- .Values.grafana.admin.password }}
 {{- else }}
-{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "monitoring.grafanaSecretName" .) "key" .Values.grafana.admin.passwordKey "length" 32) }}
+{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "entry" (include "monitoring.generatedSecrets" . | fromYamlArray | first)) }}
 {{- end }}
 {{- end }}
 

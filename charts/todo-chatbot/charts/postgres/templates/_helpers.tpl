@@ -48,6 +48,23 @@ Usage: {{- if include "postgres.createSecret" . }}
 {{- end }}
 
 {{/*
+The secrets this chart generates, as entries for the todo-common.secrets helpers (YAML list):
+the password while the chart renders its Secret and `password` is empty.
+Usage: {{- $entries := include "postgres.generatedSecrets" . | fromYamlArray }}
+*/}}
+{{- define "postgres.generatedSecrets" -}}
+{{- if and (include "postgres.createSecret" .) (not .Values.password) }}
+- secret: {{ include "todo-common.names.postgresSecret" . | quote }}
+  key: {{ .Values.global.postgres.passwordKey | quote }}
+  length: 32
+  set: password
+  setHint: the password of role {{ .Values.global.postgres.username }}, which initdb sets on the first start and the data volume keeps
+  or: global.postgres.existingSecret
+  orHint: {{ printf "a Secret with key %s" .Values.global.postgres.passwordKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
 Password of the chart's Secret: `password` if given, else the one already in the cluster if
 there is one, else a new random one. The data volume keeps the password initdb set on first
 start, so it must never change; the Secret is also kept on uninstall
@@ -59,7 +76,7 @@ Usage: {{ include "postgres.password" . | b64enc }}
 {{- if .Values.password }}
 {{- .Values.password }}
 {{- else }}
-{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "todo-common.names.postgresSecret" .) "key" .Values.global.postgres.passwordKey "length" 32) }}
+{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "entry" (include "postgres.generatedSecrets" . | fromYamlArray | first)) }}
 {{- end }}
 {{- end }}
 
