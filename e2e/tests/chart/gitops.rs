@@ -7,10 +7,11 @@ use std::process::Command;
 
 use e2e::helm::{Render, helm_binary};
 use e2e::repo_root;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::golden::reproducible_render;
-use crate::support::{render, render_error};
+use crate::support::{backend_container, backend_deployment, render, render_error};
 
 /// Every value a render of the defaults without a cluster must be given, with its alternative.
 const GENERATED: &[(&str, &str)] = &[
@@ -151,6 +152,54 @@ fn existing_secrets_everywhere_make_the_chart_render_no_secret() {
         .filter_map(|secret| secret.metadata.name)
         .collect();
     assert!(secrets.is_empty(), "{secrets:?}");
+}
+
+#[test]
+fn the_postgres_existing_secret_feeds_both_the_server_and_the_backend() {
+    let manifests = render(
+        offline()
+            .set("global.postgres.existingSecret", "postgres-credentials")
+            .set("global.postgres.passwordKey", "password")
+            .set(
+                "backend.secrets.BETTER_AUTH_SECRET",
+                "a-given-secret-of-more-than-32-chars",
+            )
+            .set("monitoring.grafana.admin.password", "given"),
+    );
+    assert!(
+        manifests.find::<Secret>("todo-chatbot-postgres").is_none(),
+        "the chart makes no password Secret"
+    );
+    let statefulset = manifests.get::<StatefulSet>("todo-chatbot-postgres");
+    let volumes = statefulset
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap();
+    let password = volumes
+        .iter()
+        .find(|volume| volume.name == "password")
+        .and_then(|volume| volume.secret.clone())
+        .expect("the password volume");
+    assert_eq!(
+        password.secret_name.as_deref(),
+        Some("postgres-credentials")
+    );
+    assert_eq!(password.items.unwrap()[0].key, "password");
+
+    let container = backend_container(&backend_deployment(&manifests));
+    let reference = container
+        .env
+        .unwrap()
+        .into_iter()
+        .find(|var| var.name == "DATABASE_PASSWORD")
+        .and_then(|var| var.value_from?.secret_key_ref)
+        .expect("DATABASE_PASSWORD from a Secret");
+    assert_eq!(reference.name, "postgres-credentials");
+    assert_eq!(reference.key, "password");
 }
 
 #[test]
