@@ -8,6 +8,7 @@ mod golden;
 mod helpers;
 mod kind;
 mod layout;
+mod monitoring;
 mod names;
 mod postgres;
 mod production;

@@ -145,7 +145,7 @@ Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "com
 {{- $skips = append $skips (printf "CKV_K8S_40=the official %s image runs as UID %d and owns its directories under that user" .component (int $v.securityContext.runAsUser)) }}
 {{- end }}
 {{- if eq .component "prometheus" }}
-{{- $skips = append $skips "CKV_K8S_38=Prometheus discovers the backend pods through the Kubernetes API with its ServiceAccount token (a namespace-scoped Role: get/list/watch pods, endpoints, services)" }}
+{{- $skips = append $skips "CKV_K8S_38=Prometheus discovers the backend pods through the Kubernetes API with its ServiceAccount token (a namespace-scoped Role: list and watch pods)" }}
 {{- end }}
 {{- include "todo-common.checkov.annotations" (dict "context" .context "skips" $skips "image" $v.image "imageSkips" (dict
   "CKV_K8S_15" (printf "the tag is pinned; IfNotPresent lets Kind run a side-loaded image without registry access; set %s.image.digest to pin the content" .component)
