@@ -46,6 +46,7 @@ pub struct Render {
     values_files: Vec<PathBuf>,
     sets: Vec<(String, String)>,
     set_strings: Vec<(String, String)>,
+    set_jsons: Vec<(String, String)>,
     api_versions: Vec<String>,
 }
 
@@ -66,6 +67,7 @@ impl Render {
             values_files: Vec::new(),
             sets: Vec::new(),
             set_strings: Vec::new(),
+            set_jsons: Vec::new(),
             api_versions: Vec::new(),
         }
     }
@@ -113,6 +115,12 @@ impl Render {
         self
     }
 
+    /// `--set-json key=json` (lists and maps, such as NetworkPolicy peers).
+    pub fn set_json(mut self, key: &str, json: &str) -> Render {
+        self.set_jsons.push((key.to_owned(), json.to_owned()));
+        self
+    }
+
     /// `--api-versions`, to render as if the cluster served this API (e.g. a CRD's).
     pub fn api_version(mut self, api_version: &str) -> Render {
         self.api_versions.push(api_version.to_owned());
@@ -138,6 +146,9 @@ impl Render {
         }
         for (key, value) in &self.set_strings {
             command.arg("--set-string").arg(format!("{key}={value}"));
+        }
+        for (key, json) in &self.set_jsons {
+            command.arg("--set-json").arg(format!("{key}={json}"));
         }
         for api_version in &self.api_versions {
             command.arg("--api-versions").arg(api_version);

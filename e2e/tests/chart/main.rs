@@ -10,6 +10,7 @@ mod kind;
 mod layout;
 mod monitoring;
 mod names;
+mod network;
 mod postgres;
 mod production;
 mod schema;
