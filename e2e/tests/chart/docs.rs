@@ -177,3 +177,50 @@ fn install_notes_leave_an_existing_postgres_secret_alone() {
     );
     assert!(!notes.contains("secret/"), "{notes}");
 }
+
+#[test]
+fn every_chart_names_its_home_sources_and_maintainers() {
+    let chart_yaml = |chart: &str| -> Value {
+        serde_saphyr::from_str(
+            &fs::read_to_string(repo_root().join(chart).join("Chart.yaml")).unwrap(),
+        )
+        .unwrap()
+    };
+    let home = chart_yaml(CHARTS[0])["home"]
+        .as_str()
+        .expect("the umbrella has a home")
+        .to_owned();
+    assert!(home.starts_with("https://"), "{home}");
+    for chart in CHARTS
+        .iter()
+        .copied()
+        .chain(["charts/todo-chatbot/charts/todo-common"])
+    {
+        let metadata = chart_yaml(chart);
+        assert_eq!(
+            metadata["home"],
+            home.as_str(),
+            "{chart}: one home for every chart"
+        );
+        let sources: Vec<&str> = metadata["sources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{chart}: no sources"))
+            .iter()
+            .map(|source| source.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sources[0],
+            format!("{home}/tree/main/{chart}"),
+            "{chart}: its own directory first"
+        );
+        let maintainers = metadata["maintainers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{chart}: no maintainers"));
+        assert!(
+            maintainers
+                .iter()
+                .all(|maintainer| maintainer["name"].as_str().is_some_and(|n| !n.is_empty())),
+            "{chart}: {maintainers:?}"
+        );
+    }
+}
