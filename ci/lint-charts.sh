@@ -7,7 +7,8 @@
 #      todo-common too), and the umbrella with each values/*.yaml
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
 #      and each values/*.yaml, plus the defaults with the Prometheus Operator objects forced on
-#      (monitoring-operator); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
+#      (monitoring-operator) and with them instead of the bundled Prometheus and Grafana
+#      (monitoring-own-grafana: the dashboard ConfigMap for another Grafana's sidecar); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
 #      values for the secrets the chart would generate on a cluster (a render without one fails
 #      without them)
 #   3. kubernetes-validate --strict of every rendered object against each Kubernetes version below;
@@ -67,6 +68,10 @@ for values in "${values_files[@]}"; do
 done
 # The monitoring chart's ServiceMonitor and PrometheusRule, as GitOps tools render them.
 render monitoring-operator --set monitoring.serviceMonitor.force=true
+# With kube-prometheus-stack's Prometheus and Grafana instead of the bundled ones: the operator
+# objects and the dashboard ConfigMap for its Grafana's sidecar.
+render monitoring-own-grafana --set monitoring.serviceMonitor.force=true \
+  --set monitoring.prometheus.enabled=false --set monitoring.grafana.enabled=false
 
 # API groups of CRDs that kubernetes-validate has no schemas for.
 CRD_GROUPS='monitoring.coreos.com'

@@ -160,3 +160,25 @@ Usage: {{ include "monitoring.percent" .Values.alerts.errorRatio }}%
 {{- define "monitoring.percent" -}}
 {{- include "todo-common.strings.scalar" (round (mulf . 100) 2) }}
 {{- end }}
+
+{{/*
+Yes/no: render the dashboard ConfigMap for a Grafana the release does not deploy?
+dashboardConfigMap.enabled true, or "auto" while the bundled Grafana is off.
+Usage: {{- if include "monitoring.dashboardConfigMap" . }}
+*/}}
+{{- define "monitoring.dashboardConfigMap" -}}
+{{- $enabled := .Values.dashboardConfigMap.enabled }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if not .Values.grafana.enabled }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+files/backend-dashboard.json with every datasource reference (uid "prometheus", the bundled
+Grafana's provisioned datasource) pointed at `datasourceUid` instead.
+Usage: {{- include "monitoring.dashboardJson" (dict "datasourceUid" "prometheus" "context" .) | nindent 4 }}
+*/}}
+{{- define "monitoring.dashboardJson" -}}
+{{- $json := .context.Files.Get "files/backend-dashboard.json" }}
+{{- replace "\"uid\": \"prometheus\"" (printf "\"uid\": %s" (toJson .datasourceUid)) $json }}
+{{- end }}
