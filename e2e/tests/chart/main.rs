@@ -6,6 +6,7 @@ mod docs;
 mod gitops;
 mod golden;
 mod helpers;
+mod hooks;
 mod kind;
 mod layout;
 mod monitoring;

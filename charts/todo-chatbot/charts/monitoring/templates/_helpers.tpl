@@ -134,7 +134,8 @@ Usage: {{ include "monitoring.grafanaAdminPassword" . | b64enc }}
 {{- end }}
 
 {{/*
-checkov skip annotations of a Deployment, each only while its cause is configured: the official
+checkov skip annotations of a Deployment, or with "test" true of the component's `helm test` Job
+(same image and user, no token), each only while its cause is configured: the official
 images' users, the token Prometheus needs for service discovery, and tags pinned without digest.
 Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "component" "prometheus") | nindent 4 }}
 */}}
@@ -144,7 +145,7 @@ Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "com
 {{- if lt (int $v.securityContext.runAsUser) 10000 }}
 {{- $skips = append $skips (printf "CKV_K8S_40=the official %s image runs as UID %d and owns its directories under that user" .component (int $v.securityContext.runAsUser)) }}
 {{- end }}
-{{- if eq .component "prometheus" }}
+{{- if and (eq .component "prometheus") (not .test) }}
 {{- $skips = append $skips "CKV_K8S_38=Prometheus discovers the backend pods through the Kubernetes API with its ServiceAccount token (a namespace-scoped Role: list and watch pods)" }}
 {{- end }}
 {{- include "todo-common.checkov.annotations" (dict "context" .context "skips" $skips "image" $v.image "imageSkips" (dict
@@ -181,4 +182,21 @@ Usage: {{- include "monitoring.dashboardJson" (dict "datasourceUid" "prometheus"
 {{- define "monitoring.dashboardJson" -}}
 {{- $json := .context.Files.Get "files/backend-dashboard.json" }}
 {{- replace "\"uid\": \"prometheus\"" (printf "\"uid\": %s" (toJson .datasourceUid)) $json }}
+{{- end }}
+
+{{/*
+Labels of a component's `helm test` Job and its pod: component "<component>-test", so the
+component's Service, selectors and scrape config never pick the test pod.
+Usage: labels: {{- include "monitoring.testLabels" (dict "context" . "component" "prometheus") | nindent 4 }}
+*/}}
+{{- define "monitoring.testLabels" -}}
+{{- include "todo-common.labels.standard" (dict "context" .context "component" (printf "%s-test" .component)) }}
+{{- end }}
+
+{{/*
+Name of a component's `helm test` Job and NetworkPolicy: "<release>-<component>-test-<what>".
+Usage: name: {{ include "monitoring.testName" (dict "context" . "component" "grafana" "what" "dashboard") }}
+*/}}
+{{- define "monitoring.testName" -}}
+{{- printf "%s-test-%s" (include "monitoring.componentFullname" .) .what | trunc 63 | trimSuffix "-" }}
 {{- end }}

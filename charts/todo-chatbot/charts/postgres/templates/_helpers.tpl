@@ -106,3 +106,12 @@ Usage: annotations: {{- include "postgres.checkovSkips" . | nindent 4 }}
   "CKV_K8S_15" "the tag is pinned to a patch release; IfNotPresent lets Kind run an image side-loaded without registry access; set postgres.image.digest to pin the content"
   "CKV_K8S_43" "the tag is pinned to a patch release; set postgres.image.digest to pin the content")) }}
 {{- end }}
+
+{{/*
+Labels of the `helm test` Job and its pod: component database-test, so the Services and the
+NetworkPolicy of the server (which select component database) never pick the test pod.
+Usage: labels: {{- include "postgres.testLabels" . | nindent 4 }}
+*/}}
+{{- define "postgres.testLabels" -}}
+{{- include "todo-common.labels.standard" (dict "context" . "component" "database-test" "version" .Chart.AppVersion) }}
+{{- end }}
