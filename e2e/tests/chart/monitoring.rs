@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use e2e::helm::Render;
+use e2e::manifests::Manifests;
 use e2e::monitoring::{MonitoringFiles, panels};
 use e2e::names::Names;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -208,4 +209,176 @@ fn impossible_sidecar_settings_are_rejected() {
             "{key}={value}: {error}"
         );
     }
+}
+
+// -- Service-level objectives ----------------------------------------------------------------
+
+/// The rendered rules file of the bundled Prometheus, parsed.
+fn rules_of(manifests: &Manifests) -> serde_json::Value {
+    MonitoringFiles::from_render(manifests, &names())
+        .unwrap()
+        .alert_rules()
+        .unwrap()
+}
+
+/// The text of the rules file of the bundled Prometheus.
+fn rules_text(manifests: &Manifests) -> String {
+    MonitoringFiles::from_render(manifests, &names())
+        .unwrap()
+        .alerts
+}
+
+fn rule_names(rules: &serde_json::Value, kind: &str) -> BTreeSet<String> {
+    rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+        .filter_map(|rule| rule[kind].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_slos_are_recorded_and_alerted_on_and_the_replaced_threshold_alerts_are_gone() {
+    let rules = rules_of(defaults());
+    assert_eq!(
+        rules["groups"][0]["name"], "todo-chatbot-backend-slo",
+        "recording rules first"
+    );
+    let recorded = rule_names(&rules, "record");
+    for window in ["5m", "30m", "1h", "6h", "3d", "30d"] {
+        assert!(
+            recorded.contains(&format!("slo:sli_error:ratio_rate{window}")),
+            "{window}"
+        );
+    }
+    assert!(recorded.contains("slo:error_budget_remaining:ratio"));
+    let alerts = rule_names(&rules, "alert");
+    for alert in [
+        "BackendAvailabilityErrorBudgetBurn",
+        "BackendAvailabilityErrorBudgetSlowBurn",
+        "BackendLatencyErrorBudgetBurn",
+        "BackendLatencyErrorBudgetSlowBurn",
+        "BackendDown",
+        "BackendPodRestarting",
+        "BackendDatabaseUnreachable",
+        "BackendMemoryNearLimit",
+    ] {
+        assert!(alerts.contains(alert), "{alert}: {alerts:?}");
+    }
+    for replaced in ["BackendHighErrorRatio", "BackendHighLatencyP95"] {
+        assert!(
+            !alerts.contains(replaced),
+            "{replaced} is replaced by the SLO alerts"
+        );
+    }
+    let text = rules_text(defaults());
+    // The workbook's burn rates over a 30-day budget, against the default objectives.
+    for expected in [
+        "> (14.4 * (1 - 0.999))",
+        "> (6 * (1 - 0.999))",
+        "> (1 - 0.999)",
+        "> (14.4 * (1 - 0.99))",
+        r#"le="0.25""#,
+        r#"status=~"5..""#,
+    ] {
+        assert!(text.contains(expected), "{expected}");
+    }
+}
+
+#[test]
+fn objectives_and_the_latency_threshold_are_values() {
+    let manifests = render(
+        Render::new()
+            .set("monitoring.slo.availability.objective", "0.995")
+            .set("monitoring.slo.latency.objective", "0.95")
+            .set("monitoring.slo.latency.thresholdSeconds", "1"),
+    );
+    let text = rules_text(&manifests);
+    assert!(text.contains("> (14.4 * (1 - 0.995))"), "{text}");
+    assert!(text.contains("> (6 * (1 - 0.95))"), "{text}");
+    // Prometheus 3 writes whole bucket bounds as "1.0", Prometheus 2 as "1".
+    assert!(text.contains(r#"le=~"1|1\\.0""#), "{text}");
+    let half = rules_text(&render(
+        Render::new().set("monitoring.slo.latency.thresholdSeconds", "0.5"),
+    ));
+    assert!(half.contains(r#"le="0.5""#), "{half}");
+}
+
+#[test]
+fn an_slo_can_be_turned_off() {
+    let manifests = render(
+        Render::new()
+            .set("monitoring.slo.availability.enabled", "false")
+            .set("monitoring.slo.latency.enabled", "false"),
+    );
+    let rules = rules_of(&manifests);
+    assert!(rule_names(&rules, "record").is_empty());
+    let alerts = rule_names(&rules, "alert");
+    assert!(
+        alerts.iter().all(|alert| !alert.contains("ErrorBudget")),
+        "{alerts:?}"
+    );
+    assert!(alerts.contains("BackendDown"));
+    let latency_only = rules_of(&render(
+        Render::new().set("monitoring.slo.availability.enabled", "false"),
+    ));
+    let alerts = rule_names(&latency_only, "alert");
+    assert!(alerts.contains("BackendLatencyErrorBudgetBurn"));
+    assert!(!alerts.contains("BackendAvailabilityErrorBudgetBurn"));
+}
+
+#[test]
+fn objectives_a_page_could_never_reach_and_thresholds_between_buckets_are_rejected() {
+    let error = render_error(Render::new().set("monitoring.slo.availability.objective", "0.9"));
+    assert!(error.contains("at least 0.9306"), "{error}");
+    for value in ["1", "0", "1.5"] {
+        let error = render_error(Render::new().set("monitoring.slo.latency.objective", value));
+        assert!(error.contains("objective"), "{value}: {error}");
+    }
+    let error = render_error(Render::new().set("monitoring.slo.latency.thresholdSeconds", "0.3"));
+    assert!(error.contains("thresholdSeconds"), "{error}");
+}
+
+#[test]
+fn the_latency_thresholds_offered_are_exactly_the_services_buckets() {
+    let source = std::fs::read_to_string(e2e::repo_root().join("service/src/metrics.rs")).unwrap();
+    let buckets: Vec<f64> = source
+        .split("const LATENCY_BUCKETS: &[f64] = &[")
+        .nth(1)
+        .expect("LATENCY_BUCKETS in service/src/metrics.rs")
+        .split(']')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| item.parse().unwrap())
+        .collect();
+    assert!(buckets.len() >= 10, "{buckets:?}");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            e2e::repo_root().join("charts/todo-chatbot/charts/monitoring/values.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let offered: Vec<f64> = schema["properties"]["slo"]["properties"]["latency"]["properties"]
+        ["thresholdSeconds"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    assert_eq!(offered, buckets);
+}
+
+#[test]
+fn the_operator_prometheus_rule_carries_the_same_rules_as_the_bundled_prometheus() {
+    let manifests = render(Render::new().set("monitoring.serviceMonitor.force", "true"));
+    let rule = manifests
+        .raw("PrometheusRule", "todo-chatbot-monitoring")
+        .expect("the PrometheusRule");
+    assert_eq!(rule["spec"], rules_of(&manifests));
+    assert!(!rule_names(&rule["spec"], "record").is_empty());
 }

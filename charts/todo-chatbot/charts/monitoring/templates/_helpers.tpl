@@ -156,7 +156,7 @@ Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "com
 {{/*
 A fraction as a percentage for humans: 0.05 -> 5, 0.9 -> 90 (rounded to 2 decimals, so float
 error never shows as 90.00000000000001).
-Usage: {{ include "monitoring.percent" .Values.alerts.errorRatio }}%
+Usage: {{ include "monitoring.percent" .Values.alerts.memoryLimitRatio }}%
 */}}
 {{- define "monitoring.percent" -}}
 {{- include "todo-common.strings.scalar" (round (mulf . 100) 2) }}
@@ -199,4 +199,32 @@ Usage: name: {{ include "monitoring.testName" (dict "context" . "component" "gra
 */}}
 {{- define "monitoring.testName" -}}
 {{- printf "%s-test-%s" (include "monitoring.componentFullname" .) .what | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+An SLO's objective as it goes into PromQL (0.999), after checking that a page at burn rate 14.4
+can fire at all: 14.4 x (1 - objective) must stay below 1, so the objective at least 0.9306.
+Usage: {{ include "monitoring.sloObjective" (dict "slo" "availability" "objective" .Values.slo.availability.objective) }}
+*/}}
+{{- define "monitoring.sloObjective" -}}
+{{- $objective := float64 .objective }}
+{{- if or (le $objective 0.0) (ge $objective 1.0) (ge (mulf 14.4 (subf 1 $objective)) 1.0) }}
+{{- fail (printf "monitoring.slo.%s.objective must be below 1 and at least 0.9306 (got %v): its fast-burn page fires at 14.4 times the error budget, which would be more than every request" .slo .objective) }}
+{{- end }}
+{{- include "todo-common.strings.scalar" .objective }}
+{{- end }}
+
+{{/*
+PromQL matcher of the histogram bucket whose upper bound is `.` (seconds): le="0.25", and for a
+whole number le=~"1|1.0", since Prometheus 3 writes whole bounds as "1.0" (OpenMetrics style)
+while Prometheus 2 keeps the exposition's "1".
+Usage: {{ include "monitoring.leMatcher" .Values.slo.latency.thresholdSeconds }}
+*/}}
+{{- define "monitoring.leMatcher" -}}
+{{- $bound := float64 . }}
+{{- if eq $bound (float64 (int64 $bound)) }}
+{{- printf "le=~\"%d|%d\\\\.0\"" (int64 $bound) (int64 $bound) }}
+{{- else }}
+{{- printf "le=\"%s\"" (include "todo-common.strings.scalar" .) }}
+{{- end }}
 {{- end }}
