@@ -7,7 +7,10 @@
 #      todo-common too), and the umbrella with each values/*.yaml
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
 #      and each values/*.yaml, plus the defaults with the Prometheus Operator objects forced on
-#      (monitoring-operator)
+#      (monitoring-operator) and with them instead of the bundled Prometheus and Grafana
+#      (monitoring-own-grafana: the dashboard ConfigMap for another Grafana's sidecar); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
+#      values for the secrets the chart would generate on a cluster (a render without one fails
+#      without them)
 #   3. kubernetes-validate --strict of every rendered object against each Kubernetes version below;
 #      objects of CRDs it has no schema for (the monitoring chart's ServiceMonitor and
 #      PrometheusRule) are set aside and named, and any other object without a schema fails
@@ -21,6 +24,8 @@ cd "$REPO_ROOT"
 HELM="${HELM:-helm}"
 CHART=charts/todo-chatbot
 RELEASE=todo-chatbot
+# TEST ONLY, NOT SECRETS: what stands in for the secrets a render without a cluster cannot keep.
+TEST_SECRETS=e2e/tests/chart/offline-secrets.yaml
 # Rendered into the namespace the deployment contract puts the release in, so the scan sees what
 # users deploy: the charts set metadata.namespace from the release namespace, and there they
 # carry the contract's skip of CKV_K8S_21 (objects in "default").
@@ -54,7 +59,7 @@ render() {
   local name="$1"
   shift
   log "helm template $RELEASE $CHART --namespace $NAMESPACE${*:+ $*} -> $name.yaml"
-  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "$@" >"$OUT/$name.yaml"
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --values "$TEST_SECRETS" "$@" >"$OUT/$name.yaml"
   renders+=("$name")
 }
 render default
@@ -63,6 +68,10 @@ for values in "${values_files[@]}"; do
 done
 # The monitoring chart's ServiceMonitor and PrometheusRule, as GitOps tools render them.
 render monitoring-operator --set monitoring.serviceMonitor.force=true
+# With kube-prometheus-stack's Prometheus and Grafana instead of the bundled ones: the operator
+# objects and the dashboard ConfigMap for its Grafana's sidecar.
+render monitoring-own-grafana --set monitoring.serviceMonitor.force=true \
+  --set monitoring.prometheus.enabled=false --set monitoring.grafana.enabled=false
 
 # API groups of CRDs that kubernetes-validate has no schemas for.
 CRD_GROUPS='monitoring.coreos.com'

@@ -1,6 +1,10 @@
 //! Running Helm: `helm template` of the umbrella chart with values files and overrides.
 //!
 //! The binary is `$HELM` if set (ci/tools.sh points it at its pinned Helm), else `helm` on PATH.
+//! Every render starts with [`TEST_SECRETS`], the values that stand in for the secrets a render
+//! without a cluster cannot generate (the chart fails without them, see the file); the tests of
+//! that failure, and renders of a subchart on its own, leave it out with
+//! [`Render::without_test_secrets`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -27,15 +31,22 @@ pub fn release_revision(status_json: &str) -> Result<u32> {
     Ok(u32::try_from(revision)?)
 }
 
+/// The TEST ONLY values file every render of the umbrella starts with (relative to the
+/// repository root): the chart's generated secrets, given, so that a render needs no cluster and
+/// two renders of the same values are the same. ci/lint-charts.sh and ci/scan.sh use it too.
+pub const TEST_SECRETS: &str = "e2e/tests/chart/offline-secrets.yaml";
+
 /// One `helm template` invocation of `charts/todo-chatbot` (or another chart).
 #[derive(Debug, Clone)]
 pub struct Render {
     chart: PathBuf,
     release: String,
     namespace: String,
+    test_secrets: bool,
     values_files: Vec<PathBuf>,
     sets: Vec<(String, String)>,
     set_strings: Vec<(String, String)>,
+    set_jsons: Vec<(String, String)>,
     api_versions: Vec<String>,
 }
 
@@ -46,17 +57,26 @@ impl Default for Render {
 }
 
 impl Render {
-    /// Release `todo-chatbot` in namespace [`NAMESPACE`], chart defaults.
+    /// Release `todo-chatbot` in namespace [`NAMESPACE`], chart defaults and [`TEST_SECRETS`].
     pub fn new() -> Render {
         Render {
             chart: PathBuf::from(CHART_PATH),
             release: RELEASE.to_owned(),
             namespace: NAMESPACE.to_owned(),
+            test_secrets: true,
             values_files: Vec::new(),
             sets: Vec::new(),
             set_strings: Vec::new(),
+            set_jsons: Vec::new(),
             api_versions: Vec::new(),
         }
+    }
+
+    /// Without [`TEST_SECRETS`]: as a user renders, for the tests of what the chart does when it
+    /// cannot generate secrets, and for a subchart on its own (the file's keys are the umbrella's).
+    pub fn without_test_secrets(mut self) -> Render {
+        self.test_secrets = false;
+        self
     }
 
     /// Another chart: a directory or archive, relative to the repository root or absolute.
@@ -95,6 +115,12 @@ impl Render {
         self
     }
 
+    /// `--set-json key=json` (lists and maps, such as NetworkPolicy peers).
+    pub fn set_json(mut self, key: &str, json: &str) -> Render {
+        self.set_jsons.push((key.to_owned(), json.to_owned()));
+        self
+    }
+
     /// `--api-versions`, to render as if the cluster served this API (e.g. a CRD's).
     pub fn api_version(mut self, api_version: &str) -> Render {
         self.api_versions.push(api_version.to_owned());
@@ -109,6 +135,9 @@ impl Render {
             .args(["template", self.release.as_str()])
             .arg(&self.chart)
             .args(["--namespace", self.namespace.as_str()]);
+        if self.test_secrets {
+            command.arg("--values").arg(repo_root().join(TEST_SECRETS));
+        }
         for file in &self.values_files {
             command.arg("--values").arg(file);
         }
@@ -117,6 +146,9 @@ impl Render {
         }
         for (key, value) in &self.set_strings {
             command.arg("--set-string").arg(format!("{key}={value}"));
+        }
+        for (key, json) in &self.set_jsons {
+            command.arg("--set-json").arg(format!("{key}={json}"));
         }
         for api_version in &self.api_versions {
             command.arg("--api-versions").arg(api_version);

@@ -898,7 +898,7 @@ fn helm_test<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
             "helm",
             &["test", &cx.names.release, "--timeout", "2m"],
         ))?;
-        Ok("the test-health Job succeeded".into())
+        Ok("every test hook succeeded (API health, PostgreSQL login, Prometheus targets, Grafana dashboard)".into())
     })
 }
 

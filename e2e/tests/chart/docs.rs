@@ -92,8 +92,9 @@ fn every_values_key_has_a_comment_above_it() {
     }
 }
 
-#[test]
-fn install_notes_show_the_urls_and_the_scaling_command() {
+/// The NOTES `helm install --dry-run=client` prints with the harness's TEST ONLY values and
+/// `args`; None (the test is skipped, saying so) with Helm 3, which needs a cluster for it.
+fn install_notes(test: &str, args: &[&str]) -> Option<String> {
     let version = std::process::Command::new(helm_binary())
         .args(["version", "--short"])
         .output()
@@ -101,10 +102,8 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
     let version = String::from_utf8_lossy(&version.stdout).to_string();
     if version.starts_with("v3.") {
         // Helm 3 cannot render NOTES without a cluster; the Helm 4 pass of `make test` does.
-        eprintln!(
-            "SKIPPED install_notes_show_the_urls_and_the_scaling_command: {version} needs a cluster for --dry-run"
-        );
-        return;
+        eprintln!("SKIPPED {test}: {version} needs a cluster for --dry-run");
+        return None;
     }
     let output = std::process::Command::new(helm_binary())
         .current_dir(repo_root())
@@ -115,7 +114,11 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
             "--namespace",
             e2e::NAMESPACE,
             "--dry-run=client",
+            // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
+            "--values",
+            e2e::helm::TEST_SECRETS,
         ])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -124,7 +127,21 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
         String::from_utf8_lossy(&output.stderr)
     );
     let notes = String::from_utf8_lossy(&output.stdout);
-    let notes = notes.split("NOTES:").nth(1).expect("NOTES are printed");
+    Some(
+        notes
+            .split("NOTES:")
+            .nth(1)
+            .expect("NOTES are printed")
+            .to_owned(),
+    )
+}
+
+#[test]
+fn install_notes_show_the_urls_and_the_scaling_command() {
+    let Some(notes) = install_notes("install_notes_show_the_urls_and_the_scaling_command", &[])
+    else {
+        return;
+    };
     assert!(notes.contains("http://localhost:30081"), "{notes}");
     assert!(notes.contains("http://localhost:30081/docs"), "{notes}");
     // The deployment contract's scaling command, exactly: no -f, no --reuse-values, no -n.
@@ -134,4 +151,76 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
         "{notes}"
     );
     assert!(!notes.contains("--reuse-values --set"), "{notes}");
+    assert!(
+        notes.contains(
+            "kubectl delete secret/todo-chatbot-postgres pvc/data-todo-chatbot-postgres-0"
+        ),
+        "{notes}"
+    );
+}
+
+#[test]
+fn install_notes_leave_an_existing_postgres_secret_alone() {
+    let Some(notes) = install_notes(
+        "install_notes_leave_an_existing_postgres_secret_alone",
+        &[
+            "--set",
+            "global.postgres.existingSecret=postgres-credentials",
+        ],
+    ) else {
+        return;
+    };
+    assert!(notes.contains("Secret postgres-credentials"), "{notes}");
+    assert!(
+        notes.contains("kubectl delete pvc/data-todo-chatbot-postgres-0"),
+        "{notes}"
+    );
+    assert!(!notes.contains("secret/"), "{notes}");
+}
+
+#[test]
+fn every_chart_names_its_home_sources_and_maintainers() {
+    let chart_yaml = |chart: &str| -> Value {
+        serde_saphyr::from_str(
+            &fs::read_to_string(repo_root().join(chart).join("Chart.yaml")).unwrap(),
+        )
+        .unwrap()
+    };
+    let home = chart_yaml(CHARTS[0])["home"]
+        .as_str()
+        .expect("the umbrella has a home")
+        .to_owned();
+    assert!(home.starts_with("https://"), "{home}");
+    for chart in CHARTS
+        .iter()
+        .copied()
+        .chain(["charts/todo-chatbot/charts/todo-common"])
+    {
+        let metadata = chart_yaml(chart);
+        assert_eq!(
+            metadata["home"],
+            home.as_str(),
+            "{chart}: one home for every chart"
+        );
+        let sources: Vec<&str> = metadata["sources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{chart}: no sources"))
+            .iter()
+            .map(|source| source.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sources[0],
+            format!("{home}/tree/main/{chart}"),
+            "{chart}: its own directory first"
+        );
+        let maintainers = metadata["maintainers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{chart}: no maintainers"));
+        assert!(
+            maintainers
+                .iter()
+                .all(|maintainer| maintainer["name"].as_str().is_some_and(|n| !n.is_empty())),
+            "{chart}: {maintainers:?}"
+        );
+    }
 }

@@ -3,11 +3,15 @@
 
 mod contract;
 mod docs;
+mod gitops;
 mod golden;
 mod helpers;
+mod hooks;
 mod kind;
 mod layout;
+mod monitoring;
 mod names;
+mod network;
 mod postgres;
 mod production;
 mod schema;

@@ -108,19 +108,27 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
     let policy = production().get::<NetworkPolicy>(BACKEND).spec.unwrap();
     let types = policy.policy_types.unwrap();
     assert!(types.contains(&"Ingress".to_owned()) && types.contains(&"Egress".to_owned()));
-    let egress_ports: Vec<String> = policy
+    // DNS and the managed PostgreSQL (TLS on 5432, any address), nothing else: no HTTPS.
+    let egress: Vec<(Option<String>, String, bool)> = policy
         .egress
         .unwrap()
         .into_iter()
-        .flat_map(|rule| rule.ports.unwrap_or_default())
-        .filter_map(|port| port.port.map(|p| format!("{p:?}")))
+        .flat_map(|rule| {
+            let anywhere = rule.to.is_none();
+            rule.ports
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |port| (port.protocol, format!("{:?}", port.port.unwrap()), anywhere))
+        })
         .collect();
-    for port in ["53", "5432", "443"] {
-        assert!(
-            egress_ports.iter().any(|p| p.contains(port)),
-            "egress to {port}: {egress_ports:?}"
-        );
-    }
+    assert_eq!(
+        egress,
+        [
+            (Some("UDP".to_owned()), "Int(53)".to_owned(), true),
+            (Some("TCP".to_owned()), "Int(53)".to_owned(), true),
+            (Some("TCP".to_owned()), "Int(5432)".to_owned(), true),
+        ]
+    );
     assert!(
         pod_spec(&backend_deployment(production()))
             .topology_spread_constraints

@@ -60,3 +60,33 @@ fn a_grace_period_too_short_for_the_pre_stop_pause_is_rejected() {
     let error = rejected("backend.terminationGracePeriodSeconds", "8");
     assert!(error.contains("terminationGracePeriodSeconds"), "{error}");
 }
+
+#[test]
+fn the_new_values_reject_impossible_settings() {
+    for (key, value, named) in [
+        (
+            "backend.networkPolicy.externalDatabase.port",
+            "70000",
+            "port",
+        ),
+        ("backend.networkPolicy.externalDatabase.host", "db", "host"),
+        (
+            "postgres.tests.activeDeadlineSeconds",
+            "0",
+            "activeDeadlineSeconds",
+        ),
+        // The Prometheus test polls until 10 s before its deadline.
+        (
+            "monitoring.tests.activeDeadlineSeconds",
+            "15",
+            "activeDeadlineSeconds",
+        ),
+        ("postgres.passwd", "x", "passwd"),
+        ("monitoring.grafana.admin.passwd", "x", "passwd"),
+        ("monitoring.slo.errorBudget", "0.01", "errorBudget"),
+        ("monitoring.alerts.errorRatio", "0.05", "errorRatio"),
+    ] {
+        let error = rejected(key, value);
+        assert!(error.contains(named), "{key}={value}: {error}");
+    }
+}

@@ -131,21 +131,6 @@ fn given_auth_secret_is_used() {
 }
 
 #[test]
-fn generated_auth_secret_is_long_and_random() {
-    let first = secret_text(
-        &defaults().get::<Secret>("todo-chatbot-backend-secret"),
-        "BETTER_AUTH_SECRET",
-    );
-    let second = secret_text(
-        &render(Render::new()).get::<Secret>("todo-chatbot-backend-secret"),
-        "BETTER_AUTH_SECRET",
-    );
-    assert!(first.len() >= 32);
-    // Without a cluster there is nothing to keep; on a cluster `lookup` reuses the stored one.
-    assert_ne!(first, second);
-}
-
-#[test]
 fn auth_secret_shorter_than_32_characters_fails_with_a_clear_message() {
     let error = render_error(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", "too-short"));
     assert!(error.contains("BETTER_AUTH_SECRET"), "{error}");
@@ -170,4 +155,27 @@ fn postgres_password_secret_survives_uninstall() {
     let secret = defaults().get::<Secret>("todo-chatbot-postgres");
     let annotations = secret.metadata.annotations.unwrap();
     assert_eq!(annotations["helm.sh/resource-policy"], "keep");
+}
+
+#[test]
+fn given_postgres_and_grafana_passwords_are_used_as_they_are() {
+    let manifests = render(
+        Render::new()
+            .set("postgres.password", "pg-given")
+            .set("monitoring.grafana.admin.password", "grafana-given"),
+    );
+    assert_eq!(
+        secret_text(
+            &manifests.get::<Secret>("todo-chatbot-postgres"),
+            "POSTGRES_PASSWORD"
+        ),
+        "pg-given"
+    );
+    assert_eq!(
+        secret_text(
+            &manifests.get::<Secret>("todo-chatbot-grafana"),
+            "admin-password"
+        ),
+        "grafana-given"
+    );
 }

@@ -103,6 +103,23 @@ Usage: {{ include "backend.databaseUrl" . | b64enc }}
 {{- end }}
 
 {{/*
+The secrets this chart generates, as entries for the todo-common.secrets helpers (YAML list):
+BETTER_AUTH_SECRET while the chart renders its Secret and secrets.BETTER_AUTH_SECRET is empty.
+Usage: {{- $entries := include "backend.generatedSecrets" . | fromYamlArray }}
+*/}}
+{{- define "backend.generatedSecrets" -}}
+{{- if and (include "backend.createSecret" .) (not .Values.secrets.BETTER_AUTH_SECRET) }}
+- secret: {{ include "backend.secretName" . | quote }}
+  key: BETTER_AUTH_SECRET
+  length: 48
+  set: secrets.BETTER_AUTH_SECRET
+  setHint: the JWT signing secret shared with the frontend, 32 or more characters
+  or: existingSecret
+  orHint: a Secret with keys DATABASE_URL and BETTER_AUTH_SECRET
+{{- end }}
+{{- end }}
+
+{{/*
 BETTER_AUTH_SECRET of the chart's Secret: secrets.BETTER_AUTH_SECRET (at least 32 characters),
 else one generated once and kept (48 characters). Keeping the live value keeps tokens valid
 across `helm upgrade`.
@@ -116,7 +133,7 @@ Usage: {{ include "backend.betterAuthSecret" . | b64enc }}
 {{- end }}
 {{- $given }}
 {{- else }}
-{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "backend.secretName" .) "key" "BETTER_AUTH_SECRET" "length" 48) }}
+{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "entry" (include "backend.generatedSecrets" . | fromYamlArray | first)) }}
 {{- end }}
 {{- end }}
 

@@ -102,16 +102,40 @@ Usage: secretName: {{ include "monitoring.grafanaSecretName" . }}
 {{- end }}
 
 {{/*
-Grafana admin password of the chart's Secret: generated once, then read back from the live
-Secret, so the login stays the same across `helm upgrade`.
-Usage: {{ include "monitoring.grafanaAdminPassword" . | b64enc }}
+The secrets this chart generates, as entries for the todo-common.secrets helpers (YAML list):
+Grafana's admin password while Grafana is on, the chart renders its Secret and
+grafana.admin.password is empty.
+Usage: {{- $entries := include "monitoring.generatedSecrets" . | fromYamlArray }}
 */}}
-{{- define "monitoring.grafanaAdminPassword" -}}
-{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "monitoring.grafanaSecretName" .) "key" .Values.grafana.admin.passwordKey "length" 32) }}
+{{- define "monitoring.generatedSecrets" -}}
+{{- $admin := .Values.grafana.admin }}
+{{- if and .Values.grafana.enabled (include "monitoring.createGrafanaSecret" .) (not $admin.password) }}
+- secret: {{ include "monitoring.grafanaSecretName" . | quote }}
+  key: {{ $admin.passwordKey | quote }}
+  length: 32
+  set: grafana.admin.password
+  setHint: the password of Grafana's admin user
+  or: grafana.admin.existingSecret
+  orHint: {{ printf "a Secret with keys %s and %s" $admin.userKey $admin.passwordKey | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
-checkov skip annotations of a Deployment, each only while its cause is configured: the official
+Grafana admin password of the chart's Secret: grafana.admin.password if given, else generated
+once, then read back from the live Secret, so the login stays the same across `helm upgrade`.
+Usage: {{ include "monitoring.grafanaAdminPassword" . | b64enc }}
+*/}}
+{{- define "monitoring.grafanaAdminPassword" -}}
+{{- if .Values.grafana.admin.password }}
+{{- .Values.grafana.admin.password }}
+{{- else }}
+{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "entry" (include "monitoring.generatedSecrets" . | fromYamlArray | first)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+checkov skip annotations of a Deployment, or with "test" true of the component's `helm test` Job
+(same image and user, no token), each only while its cause is configured: the official
 images' users, the token Prometheus needs for service discovery, and tags pinned without digest.
 Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "component" "prometheus") | nindent 4 }}
 */}}
@@ -121,8 +145,8 @@ Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "com
 {{- if lt (int $v.securityContext.runAsUser) 10000 }}
 {{- $skips = append $skips (printf "CKV_K8S_40=the official %s image runs as UID %d and owns its directories under that user" .component (int $v.securityContext.runAsUser)) }}
 {{- end }}
-{{- if eq .component "prometheus" }}
-{{- $skips = append $skips "CKV_K8S_38=Prometheus discovers the backend pods through the Kubernetes API with its ServiceAccount token (a namespace-scoped Role: get/list/watch pods, endpoints, services)" }}
+{{- if and (eq .component "prometheus") (not .test) }}
+{{- $skips = append $skips "CKV_K8S_38=Prometheus discovers the backend pods through the Kubernetes API with its ServiceAccount token (a namespace-scoped Role: list and watch pods)" }}
 {{- end }}
 {{- include "todo-common.checkov.annotations" (dict "context" .context "skips" $skips "image" $v.image "imageSkips" (dict
   "CKV_K8S_15" (printf "the tag is pinned; IfNotPresent lets Kind run a side-loaded image without registry access; set %s.image.digest to pin the content" .component)
@@ -132,8 +156,75 @@ Usage: annotations: {{- include "monitoring.checkovSkips" (dict "context" . "com
 {{/*
 A fraction as a percentage for humans: 0.05 -> 5, 0.9 -> 90 (rounded to 2 decimals, so float
 error never shows as 90.00000000000001).
-Usage: {{ include "monitoring.percent" .Values.alerts.errorRatio }}%
+Usage: {{ include "monitoring.percent" .Values.alerts.memoryLimitRatio }}%
 */}}
 {{- define "monitoring.percent" -}}
 {{- include "todo-common.strings.scalar" (round (mulf . 100) 2) }}
+{{- end }}
+
+{{/*
+Yes/no: render the dashboard ConfigMap for a Grafana the release does not deploy?
+dashboardConfigMap.enabled true, or "auto" while the bundled Grafana is off.
+Usage: {{- if include "monitoring.dashboardConfigMap" . }}
+*/}}
+{{- define "monitoring.dashboardConfigMap" -}}
+{{- $enabled := .Values.dashboardConfigMap.enabled }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if not .Values.grafana.enabled }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+files/backend-dashboard.json with every datasource reference (uid "prometheus", the bundled
+Grafana's provisioned datasource) pointed at `datasourceUid` instead.
+Usage: {{- include "monitoring.dashboardJson" (dict "datasourceUid" "prometheus" "context" .) | nindent 4 }}
+*/}}
+{{- define "monitoring.dashboardJson" -}}
+{{- $json := .context.Files.Get "files/backend-dashboard.json" }}
+{{- replace "\"uid\": \"prometheus\"" (printf "\"uid\": %s" (toJson .datasourceUid)) $json }}
+{{- end }}
+
+{{/*
+Labels of a component's `helm test` Job and its pod: component "<component>-test", so the
+component's Service, selectors and scrape config never pick the test pod.
+Usage: labels: {{- include "monitoring.testLabels" (dict "context" . "component" "prometheus") | nindent 4 }}
+*/}}
+{{- define "monitoring.testLabels" -}}
+{{- include "todo-common.labels.standard" (dict "context" .context "component" (printf "%s-test" .component)) }}
+{{- end }}
+
+{{/*
+Name of a component's `helm test` Job and NetworkPolicy: "<release>-<component>-test-<what>".
+Usage: name: {{ include "monitoring.testName" (dict "context" . "component" "grafana" "what" "dashboard") }}
+*/}}
+{{- define "monitoring.testName" -}}
+{{- printf "%s-test-%s" (include "monitoring.componentFullname" .) .what | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+An SLO's objective as it goes into PromQL (0.999), after checking that a page at burn rate 14.4
+can fire at all: 14.4 x (1 - objective) must stay below 1, so the objective at least 0.9306.
+Usage: {{ include "monitoring.sloObjective" (dict "slo" "availability" "objective" .Values.slo.availability.objective) }}
+*/}}
+{{- define "monitoring.sloObjective" -}}
+{{- $objective := float64 .objective }}
+{{- if or (le $objective 0.0) (ge $objective 1.0) (ge (mulf 14.4 (subf 1 $objective)) 1.0) }}
+{{- fail (printf "monitoring.slo.%s.objective must be below 1 and at least 0.9306 (got %v): its fast-burn page fires at 14.4 times the error budget, which would be more than every request" .slo .objective) }}
+{{- end }}
+{{- include "todo-common.strings.scalar" .objective }}
+{{- end }}
+
+{{/*
+PromQL matcher of the histogram bucket whose upper bound is `.` (seconds): le="0.25", and for a
+whole number le=~"1|1.0", since Prometheus 3 writes whole bounds as "1.0" (OpenMetrics style)
+while Prometheus 2 keeps the exposition's "1".
+Usage: {{ include "monitoring.leMatcher" .Values.slo.latency.thresholdSeconds }}
+*/}}
+{{- define "monitoring.leMatcher" -}}
+{{- $bound := float64 . }}
+{{- if eq $bound (float64 (int64 $bound)) }}
+{{- printf "le=~\"%d|%d\\\\.0\"" (int64 $bound) (int64 $bound) }}
+{{- else }}
+{{- printf "le=\"%s\"" (include "todo-common.strings.scalar" .) }}
+{{- end }}
 {{- end }}

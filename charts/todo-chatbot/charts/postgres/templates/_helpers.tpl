@@ -48,14 +48,36 @@ Usage: {{- if include "postgres.createSecret" . }}
 {{- end }}
 
 {{/*
-Password of the chart's Secret: the one already in the cluster if there is one, else a new
-random one. The data volume keeps the password initdb set on first start, so it must never
-change; the Secret is also kept on uninstall (helm.sh/resource-policy: keep) so a reinstall
-over the kept PersistentVolumeClaim finds the matching password.
+The secrets this chart generates, as entries for the todo-common.secrets helpers (YAML list):
+the password while the chart renders its Secret and `password` is empty.
+Usage: {{- $entries := include "postgres.generatedSecrets" . | fromYamlArray }}
+*/}}
+{{- define "postgres.generatedSecrets" -}}
+{{- if and (include "postgres.createSecret" .) (not .Values.password) }}
+- secret: {{ include "todo-common.names.postgresSecret" . | quote }}
+  key: {{ .Values.global.postgres.passwordKey | quote }}
+  length: 32
+  set: password
+  setHint: the password of role {{ .Values.global.postgres.username }}, which initdb sets on the first start and the data volume keeps
+  or: global.postgres.existingSecret
+  orHint: {{ printf "a Secret with key %s" .Values.global.postgres.passwordKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Password of the chart's Secret: `password` if given, else the one already in the cluster if
+there is one, else a new random one. The data volume keeps the password initdb set on first
+start, so it must never change; the Secret is also kept on uninstall
+(helm.sh/resource-policy: keep) so a reinstall over the kept PersistentVolumeClaim finds the
+matching password.
 Usage: {{ include "postgres.password" . | b64enc }}
 */}}
 {{- define "postgres.password" -}}
-{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "todo-common.names.postgresSecret" .) "key" .Values.global.postgres.passwordKey "length" 32) }}
+{{- if .Values.password }}
+{{- .Values.password }}
+{{- else }}
+{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "entry" (include "postgres.generatedSecrets" . | fromYamlArray | first)) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -83,4 +105,13 @@ Usage: annotations: {{- include "postgres.checkovSkips" . | nindent 4 }}
 {{- include "todo-common.checkov.annotations" (dict "context" . "skips" (list "CKV_K8S_40=the official postgres image's postgres user is UID 999 and owns the data directory; another UID cannot use an existing volume") "image" .Values.image "imageSkips" (dict
   "CKV_K8S_15" "the tag is pinned to a patch release; IfNotPresent lets Kind run an image side-loaded without registry access; set postgres.image.digest to pin the content"
   "CKV_K8S_43" "the tag is pinned to a patch release; set postgres.image.digest to pin the content")) }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` Job and its pod: component database-test, so the Services and the
+NetworkPolicy of the server (which select component database) never pick the test pod.
+Usage: labels: {{- include "postgres.testLabels" . | nindent 4 }}
+*/}}
+{{- define "postgres.testLabels" -}}
+{{- include "todo-common.labels.standard" (dict "context" . "component" "database-test" "version" .Chart.AppVersion) }}
 {{- end }}

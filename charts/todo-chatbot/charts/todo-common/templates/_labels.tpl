@@ -39,3 +39,13 @@ Usage: matchLabels: {{- include "todo-common.labels.backendPods" . | nindent 6 }
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: backend
 {{- end }}
+
+{{/*
+Labels that pick this release's bundled PostgreSQL pods from another chart (the backend's
+NetworkPolicy): instance and component only, like todo-common.labels.backendPods.
+Usage: matchLabels: {{- include "todo-common.labels.postgresPods" . | nindent 6 }}
+*/}}
+{{- define "todo-common.labels.postgresPods" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: database
+{{- end }}

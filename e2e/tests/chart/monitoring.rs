@@ -1,0 +1,384 @@
+//! The monitoring chart's objects as rendered (its Prometheus config, rules and dashboard are
+//! checked by `tests/monitoring.rs`).
+
+use std::collections::BTreeSet;
+
+use e2e::helm::Render;
+use e2e::manifests::Manifests;
+use e2e::monitoring::{MonitoringFiles, panels};
+use e2e::names::Names;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::Role;
+
+use crate::support::{defaults, render, render_error};
+
+fn names() -> Names {
+    Names::for_release(e2e::RELEASE)
+}
+
+#[test]
+fn prometheus_may_list_and_watch_pods_of_its_namespace_and_nothing_else() {
+    // The backend job's discovery is `role: pod` in the release namespace: a pod informer, which
+    // lists and watches pods there (Prometheus 3.5, discovery/kubernetes).
+    let files = MonitoringFiles::from_render(defaults(), &names()).unwrap();
+    let config = files.config().unwrap();
+    let discovery = &config.job("backend").unwrap()["kubernetes_sd_configs"];
+    assert_eq!(discovery[0]["role"], "pod", "{discovery}");
+    assert!(discovery[0].get("attach_metadata").is_none(), "{discovery}");
+
+    let role = defaults().get::<Role>(&names().prometheus);
+    assert_eq!(
+        role.metadata.namespace.as_deref(),
+        Some(e2e::NAMESPACE),
+        "a Role of the release namespace"
+    );
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].api_groups.as_deref(), Some(&[String::new()][..]));
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["pods".to_owned()][..])
+    );
+    assert_eq!(
+        rules[0].verbs,
+        ["list".to_owned(), "watch".to_owned()],
+        "no get: informers only list and watch"
+    );
+    assert!(rules[0].resource_names.is_none());
+}
+
+// -- The dashboard for a Grafana the release does not deploy -------------------------------
+
+const DASHBOARDS: &str = "todo-chatbot-dashboards";
+
+fn dashboard_file() -> serde_json::Value {
+    let path =
+        e2e::repo_root().join("charts/todo-chatbot/charts/monitoring/files/backend-dashboard.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The dashboard in a ConfigMap, parsed.
+fn dashboard_in(configmap: &ConfigMap) -> serde_json::Value {
+    let data = configmap.data.clone().unwrap();
+    serde_json::from_str(&data["backend-dashboard.json"]).unwrap()
+}
+
+/// Every datasource uid the dashboard's panels and their queries refer to.
+fn datasource_uids(dashboard: &serde_json::Value) -> BTreeSet<String> {
+    panels(dashboard)
+        .into_iter()
+        .flat_map(|panel| {
+            std::iter::once(panel["datasource"]["uid"].clone()).chain(
+                panel["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|target| target["datasource"]["uid"].clone()),
+            )
+        })
+        .filter_map(|uid| uid.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn without_bundled_grafana() -> Render {
+    Render::new().set("monitoring.grafana.enabled", "false")
+}
+
+#[test]
+fn with_the_bundled_grafana_the_dashboard_is_provisioned_there_and_not_as_a_sidecar_configmap() {
+    assert!(defaults().find::<ConfigMap>(DASHBOARDS).is_none());
+    let grafana = defaults().get::<ConfigMap>(&names().grafana);
+    assert_eq!(dashboard_in(&grafana), dashboard_file());
+}
+
+#[test]
+fn without_the_bundled_grafana_the_dashboard_is_a_configmap_labelled_for_the_sidecar() {
+    let manifests = render(without_bundled_grafana());
+    assert!(manifests.find::<Deployment>(&names().grafana).is_none());
+    let configmap = manifests.get::<ConfigMap>(DASHBOARDS);
+    let labels = configmap.metadata.labels.clone().unwrap();
+    // The Grafana chart's sidecar.dashboards.label and kube-prometheus-stack's labelValue.
+    assert_eq!(labels["grafana_dashboard"], "1");
+    assert_eq!(labels["app.kubernetes.io/instance"], "todo-chatbot");
+    assert_eq!(labels["app.kubernetes.io/component"], "dashboards");
+    let annotations = configmap.metadata.annotations.clone().unwrap();
+    // k8s-sidecar's default FOLDER_ANNOTATION.
+    assert_eq!(annotations["k8s-sidecar-target-directory"], "todo-chatbot");
+    assert_eq!(
+        configmap.metadata.namespace.as_deref(),
+        Some(e2e::NAMESPACE)
+    );
+    let dashboard = dashboard_in(&configmap);
+    assert_eq!(
+        dashboard,
+        dashboard_file(),
+        "the same dashboard, uid prometheus"
+    );
+    assert_eq!(
+        datasource_uids(&dashboard),
+        BTreeSet::from(["prometheus".to_owned()])
+    );
+}
+
+#[test]
+fn the_sidecar_label_folder_and_datasource_are_configurable() {
+    let manifests = render(
+        without_bundled_grafana()
+            .set(
+                "monitoring.dashboardConfigMap.label",
+                "dashboards.example.com/load",
+            )
+            .set_string("monitoring.dashboardConfigMap.labelValue", "yes")
+            .set(
+                "monitoring.dashboardConfigMap.folderAnnotation",
+                "grafana_folder",
+            )
+            .set("monitoring.dashboardConfigMap.folder", "Apps")
+            .set("monitoring.dashboardConfigMap.datasourceUid", "my-prom"),
+    );
+    let configmap = manifests.get::<ConfigMap>(DASHBOARDS);
+    let labels = configmap.metadata.labels.clone().unwrap();
+    assert_eq!(labels["dashboards.example.com/load"], "yes");
+    assert!(!labels.contains_key("grafana_dashboard"));
+    let annotations = configmap.metadata.annotations.clone().unwrap();
+    assert_eq!(annotations["grafana_folder"], "Apps");
+    assert!(!annotations.contains_key("k8s-sidecar-target-directory"));
+    let dashboard = dashboard_in(&configmap);
+    assert_eq!(
+        datasource_uids(&dashboard),
+        BTreeSet::from(["my-prom".to_owned()])
+    );
+    assert_eq!(
+        dashboard["uid"], "todo-chatbot-backend",
+        "only datasource uids change"
+    );
+    // The bundled Grafana's copy is not affected (it is off here; on, it keeps its own uid).
+    let both = render(
+        Render::new()
+            .set("monitoring.dashboardConfigMap.enabled", "true")
+            .set("monitoring.dashboardConfigMap.datasourceUid", "my-prom"),
+    );
+    assert_eq!(
+        datasource_uids(&dashboard_in(&both.get::<ConfigMap>(&names().grafana))),
+        BTreeSet::from(["prometheus".to_owned()])
+    );
+}
+
+#[test]
+fn an_empty_folder_leaves_the_folder_annotation_out() {
+    let manifests =
+        render(without_bundled_grafana().set("monitoring.dashboardConfigMap.folder", ""));
+    let annotations = manifests
+        .get::<ConfigMap>(DASHBOARDS)
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert!(
+        annotations.keys().all(|key| key.starts_with("checkov.io/")),
+        "{annotations:?}"
+    );
+}
+
+#[test]
+fn enabled_true_or_false_overrides_auto() {
+    let always = render(Render::new().set("monitoring.dashboardConfigMap.enabled", "true"));
+    assert!(always.find::<ConfigMap>(DASHBOARDS).is_some());
+    let never =
+        render(without_bundled_grafana().set("monitoring.dashboardConfigMap.enabled", "false"));
+    assert!(never.find::<ConfigMap>(DASHBOARDS).is_none());
+}
+
+#[test]
+fn impossible_sidecar_settings_are_rejected() {
+    for (key, value) in [
+        ("monitoring.dashboardConfigMap.enabled", "sometimes"),
+        (
+            "monitoring.dashboardConfigMap.label",
+            "app.kubernetes.io/name",
+        ),
+        ("monitoring.dashboardConfigMap.label", "not a label"),
+        (
+            "monitoring.dashboardConfigMap.datasourceUid",
+            "a uid with spaces",
+        ),
+    ] {
+        let error = render_error(Render::new().set(key, value));
+        assert!(
+            error.contains("dashboardConfigMap"),
+            "{key}={value}: {error}"
+        );
+    }
+}
+
+// -- Service-level objectives ----------------------------------------------------------------
+
+/// The rendered rules file of the bundled Prometheus, parsed.
+fn rules_of(manifests: &Manifests) -> serde_json::Value {
+    MonitoringFiles::from_render(manifests, &names())
+        .unwrap()
+        .alert_rules()
+        .unwrap()
+}
+
+/// The text of the rules file of the bundled Prometheus.
+fn rules_text(manifests: &Manifests) -> String {
+    MonitoringFiles::from_render(manifests, &names())
+        .unwrap()
+        .alerts
+}
+
+fn rule_names(rules: &serde_json::Value, kind: &str) -> BTreeSet<String> {
+    rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+        .filter_map(|rule| rule[kind].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_slos_are_recorded_and_alerted_on_and_the_replaced_threshold_alerts_are_gone() {
+    let rules = rules_of(defaults());
+    assert_eq!(
+        rules["groups"][0]["name"], "todo-chatbot-backend-slo",
+        "recording rules first"
+    );
+    let recorded = rule_names(&rules, "record");
+    for window in ["5m", "30m", "1h", "6h", "3d", "30d"] {
+        assert!(
+            recorded.contains(&format!("slo:sli_error:ratio_rate{window}")),
+            "{window}"
+        );
+    }
+    assert!(recorded.contains("slo:error_budget_remaining:ratio"));
+    let alerts = rule_names(&rules, "alert");
+    for alert in [
+        "BackendAvailabilityErrorBudgetBurn",
+        "BackendAvailabilityErrorBudgetSlowBurn",
+        "BackendLatencyErrorBudgetBurn",
+        "BackendLatencyErrorBudgetSlowBurn",
+        "BackendDown",
+        "BackendPodRestarting",
+        "BackendDatabaseUnreachable",
+        "BackendMemoryNearLimit",
+    ] {
+        assert!(alerts.contains(alert), "{alert}: {alerts:?}");
+    }
+    for replaced in ["BackendHighErrorRatio", "BackendHighLatencyP95"] {
+        assert!(
+            !alerts.contains(replaced),
+            "{replaced} is replaced by the SLO alerts"
+        );
+    }
+    let text = rules_text(defaults());
+    // The workbook's burn rates over a 30-day budget, against the default objectives.
+    for expected in [
+        "> (14.4 * (1 - 0.999))",
+        "> (6 * (1 - 0.999))",
+        "> (1 - 0.999)",
+        "> (14.4 * (1 - 0.99))",
+        r#"le="0.25""#,
+        r#"status=~"5..""#,
+    ] {
+        assert!(text.contains(expected), "{expected}");
+    }
+}
+
+#[test]
+fn objectives_and_the_latency_threshold_are_values() {
+    let manifests = render(
+        Render::new()
+            .set("monitoring.slo.availability.objective", "0.995")
+            .set("monitoring.slo.latency.objective", "0.95")
+            .set("monitoring.slo.latency.thresholdSeconds", "1"),
+    );
+    let text = rules_text(&manifests);
+    assert!(text.contains("> (14.4 * (1 - 0.995))"), "{text}");
+    assert!(text.contains("> (6 * (1 - 0.95))"), "{text}");
+    // Prometheus 3 writes whole bucket bounds as "1.0", Prometheus 2 as "1".
+    assert!(text.contains(r#"le=~"1|1\\.0""#), "{text}");
+    let half = rules_text(&render(
+        Render::new().set("monitoring.slo.latency.thresholdSeconds", "0.5"),
+    ));
+    assert!(half.contains(r#"le="0.5""#), "{half}");
+}
+
+#[test]
+fn an_slo_can_be_turned_off() {
+    let manifests = render(
+        Render::new()
+            .set("monitoring.slo.availability.enabled", "false")
+            .set("monitoring.slo.latency.enabled", "false"),
+    );
+    let rules = rules_of(&manifests);
+    assert!(rule_names(&rules, "record").is_empty());
+    let alerts = rule_names(&rules, "alert");
+    assert!(
+        alerts.iter().all(|alert| !alert.contains("ErrorBudget")),
+        "{alerts:?}"
+    );
+    assert!(alerts.contains("BackendDown"));
+    let latency_only = rules_of(&render(
+        Render::new().set("monitoring.slo.availability.enabled", "false"),
+    ));
+    let alerts = rule_names(&latency_only, "alert");
+    assert!(alerts.contains("BackendLatencyErrorBudgetBurn"));
+    assert!(!alerts.contains("BackendAvailabilityErrorBudgetBurn"));
+}
+
+#[test]
+fn objectives_a_page_could_never_reach_and_thresholds_between_buckets_are_rejected() {
+    let error = render_error(Render::new().set("monitoring.slo.availability.objective", "0.9"));
+    assert!(error.contains("at least 0.9306"), "{error}");
+    for value in ["1", "0", "1.5"] {
+        let error = render_error(Render::new().set("monitoring.slo.latency.objective", value));
+        assert!(error.contains("objective"), "{value}: {error}");
+    }
+    let error = render_error(Render::new().set("monitoring.slo.latency.thresholdSeconds", "0.3"));
+    assert!(error.contains("thresholdSeconds"), "{error}");
+}
+
+#[test]
+fn the_latency_thresholds_offered_are_exactly_the_services_buckets() {
+    let source = std::fs::read_to_string(e2e::repo_root().join("service/src/metrics.rs")).unwrap();
+    let buckets: Vec<f64> = source
+        .split("const LATENCY_BUCKETS: &[f64] = &[")
+        .nth(1)
+        .expect("LATENCY_BUCKETS in service/src/metrics.rs")
+        .split(']')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| item.parse().unwrap())
+        .collect();
+    assert!(buckets.len() >= 10, "{buckets:?}");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            e2e::repo_root().join("charts/todo-chatbot/charts/monitoring/values.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let offered: Vec<f64> = schema["properties"]["slo"]["properties"]["latency"]["properties"]
+        ["thresholdSeconds"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    assert_eq!(offered, buckets);
+}
+
+#[test]
+fn the_operator_prometheus_rule_carries_the_same_rules_as_the_bundled_prometheus() {
+    let manifests = render(Render::new().set("monitoring.serviceMonitor.force", "true"));
+    let rule = manifests
+        .raw("PrometheusRule", "todo-chatbot-monitoring")
+        .expect("the PrometheusRule");
+    assert_eq!(rule["spec"], rules_of(&manifests));
+    assert!(!rule_names(&rule["spec"], "record").is_empty());
+}

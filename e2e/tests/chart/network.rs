@@ -1,0 +1,172 @@
+//! NetworkPolicies: each pod may send and receive exactly what it needs.
+
+use std::collections::BTreeMap;
+
+use e2e::helm::Render;
+use e2e::manifests::Manifests;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::support::{BACKEND, backend_deployment, defaults, render};
+
+/// `(protocol, port)` of every port of a rule.
+fn ports(rule: &NetworkPolicyEgressRule) -> Vec<(String, IntOrString)> {
+    rule.ports
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|port| (port.protocol.unwrap_or_default(), port.port.unwrap()))
+        .collect()
+}
+
+fn tcp(port: i32) -> (String, IntOrString) {
+    ("TCP".to_owned(), IntOrString::Int(port))
+}
+
+fn egress(manifests: &Manifests, name: &str) -> Vec<NetworkPolicyEgressRule> {
+    manifests
+        .get::<NetworkPolicy>(name)
+        .spec
+        .unwrap()
+        .egress
+        .unwrap_or_default()
+}
+
+fn assert_dns_only(rule: &NetworkPolicyEgressRule) {
+    assert!(rule.to.is_none(), "DNS on any address: {rule:?}");
+    assert_eq!(
+        ports(rule),
+        [("UDP".to_owned(), IntOrString::Int(53)), tcp(53)],
+        "{rule:?}"
+    );
+}
+
+/// The pod labels of the bundled PostgreSQL's StatefulSet.
+fn postgres_pod_labels(manifests: &Manifests) -> BTreeMap<String, String> {
+    manifests
+        .get::<StatefulSet>("todo-chatbot-postgres")
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap()
+}
+
+/// Does `selector` (matchLabels) pick a pod labelled `labels`?
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn with_the_bundled_postgres_the_backend_may_reach_dns_and_its_postgres_pods_only() {
+    let rules = egress(defaults(), BACKEND);
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_dns_only(&rules[0]);
+    assert_eq!(ports(&rules[1]), [tcp(5432)]);
+    let peers = rules[1].to.clone().expect("a peer, not any address");
+    assert_eq!(peers.len(), 1);
+    assert!(peers[0].namespace_selector.is_none() && peers[0].ip_block.is_none());
+    let selector = peers[0].pod_selector.clone().unwrap().match_labels.unwrap();
+    assert!(
+        selects(&selector, &postgres_pod_labels(defaults())),
+        "{selector:?} picks the PostgreSQL pods"
+    );
+    let backend_labels = backend_deployment(defaults())
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    assert!(!selects(&selector, &backend_labels));
+}
+
+#[test]
+fn another_service_port_of_the_bundled_postgres_still_opens_its_pod_port() {
+    let manifests = render(Render::new().set("global.postgres.port", "6543"));
+    let rules = egress(&manifests, BACKEND);
+    assert_eq!(ports(&rules[1]), [tcp(5432)], "policies see the pod port");
+}
+
+#[test]
+fn an_external_database_is_reached_on_its_port_on_any_or_the_given_addresses() {
+    let external = Render::new().set("postgres.enabled", "false").set(
+        "backend.secrets.DATABASE_URL",
+        "postgresql://app@db.example:5432/app?sslmode=require",
+    );
+    let rules = egress(&render(external.clone()), BACKEND);
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_dns_only(&rules[0]);
+    assert_eq!(ports(&rules[1]), [tcp(5432)]);
+    assert!(rules[1].to.is_none(), "any address: {:?}", rules[1]);
+
+    let narrowed = external
+        .set("backend.networkPolicy.externalDatabase.port", "6432")
+        .set_json(
+            "backend.networkPolicy.externalDatabase.to",
+            r#"[{"ipBlock":{"cidr":"10.20.0.0/16"}}]"#,
+        );
+    let rules = egress(&render(narrowed), BACKEND);
+    assert_eq!(ports(&rules[1]), [tcp(6432)]);
+    let peers = rules[1].to.clone().unwrap();
+    assert_eq!(peers[0].ip_block.as_ref().unwrap().cidr, "10.20.0.0/16");
+}
+
+#[test]
+fn an_existing_secret_counts_as_an_external_database() {
+    let rules = egress(
+        &render(Render::new().set("backend.existingSecret", "made-elsewhere")),
+        BACKEND,
+    );
+    assert_eq!(ports(&rules[1]), [tcp(5432)]);
+    assert!(rules[1].to.is_none());
+}
+
+#[test]
+fn nothing_else_is_open_unless_extra_egress_says_so() {
+    let every_port: Vec<(String, IntOrString)> =
+        egress(defaults(), BACKEND).iter().flat_map(ports).collect();
+    assert!(!every_port.contains(&tcp(443)), "no HTTPS: {every_port:?}");
+
+    let manifests = render(Render::new().set_json(
+        "backend.networkPolicy.extraEgress",
+        r#"[{"ports":[{"protocol":"TCP","port":443}]}]"#,
+    ));
+    let rules = egress(&manifests, BACKEND);
+    assert_eq!(rules.len(), 3);
+    assert_eq!(ports(&rules[2]), [tcp(443)]);
+}
+
+#[test]
+fn the_postgres_policy_admits_the_backend_pods_on_5432() {
+    let policy = defaults()
+        .get::<NetworkPolicy>("todo-chatbot-postgres")
+        .spec
+        .unwrap();
+    assert!(selects(
+        &policy.pod_selector.clone().unwrap().match_labels.unwrap(),
+        &postgres_pod_labels(defaults())
+    ));
+    let ingress = policy.ingress.unwrap();
+    assert_eq!(ingress.len(), 1);
+    let backend_labels = backend_deployment(defaults())
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    let from = ingress[0].from.clone().unwrap();
+    assert!(from.iter().any(|peer| {
+        peer.pod_selector
+            .as_ref()
+            .and_then(|selector| selector.match_labels.as_ref())
+            .is_some_and(|labels| selects(labels, &backend_labels))
+    }));
+    assert_eq!(policy.egress.unwrap_or_default().len(), 0, "no egress");
+}
