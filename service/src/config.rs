@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::level_filters::LevelFilter;
 
-use crate::db::{DatabaseConfig, DatabaseUrl};
+use crate::db::{DatabaseConfig, DatabaseUrl, SharedConfig};
 use crate::http::HttpLimits;
 
 /// Shortest BETTER_AUTH_SECRET accepted: 32 bytes is the HS256 key-size guidance of RFC 7518.
@@ -117,6 +117,10 @@ impl Config {
         let database = DatabaseConfig {
             url,
             pool_size: vars.number("DB_POOL_SIZE", 10, 1..=1000)?,
+            shared: SharedConfig {
+                connections: vars.number("DB_READ_CONNECTIONS", 2, 1..=64)?,
+                max_queries: vars.number("DB_MAX_READS_IN_FLIGHT", 256, 1..=100_000)?,
+            },
             pool_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000)?,
             connect_timeout: vars.millis("DB_CONNECT_TIMEOUT_MS", 3000, 1..=120_000)?,
             statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
@@ -309,6 +313,8 @@ mod tests {
         assert_eq!(config.environment, Environment::Development);
         assert_eq!(config.log_level, LevelFilter::INFO);
         assert_eq!(config.database.pool_size, 10);
+        assert_eq!(config.database.shared.connections, 2);
+        assert_eq!(config.database.shared.max_queries, 256);
         assert_eq!(config.database.pool_timeout, Duration::from_secs(1));
         assert_eq!(config.shutdown_grace_period, Duration::from_secs(20));
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
@@ -371,6 +377,8 @@ mod tests {
             ("PORT", "http"),
             ("DB_POOL_SIZE", "0"),
             ("DB_POOL_SIZE", "-3"),
+            ("DB_READ_CONNECTIONS", "0"),
+            ("DB_MAX_READS_IN_FLIGHT", "0"),
             ("DB_POOL_TIMEOUT_MS", "0"),
             ("DB_CONNECT_TIMEOUT_MS", "1.5"),
             ("SHUTDOWN_GRACE_PERIOD_SECS", "forever"),
