@@ -4,7 +4,7 @@
 SHELL := bash
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build test test-charts test-monitoring image lint fmt openapi kind-up kind-down test-e2e bench soak release clean
+.PHONY: help tools build test test-charts test-monitoring image scan lint fmt openapi kind-up kind-down test-e2e bench soak release clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,6 +26,9 @@ test-monitoring: ## Prometheus config, alert rules and dashboard checks only
 
 image: ## Build the backend image (public base images if reachable, otherwise local ones made with mmdebstrap)
 	@bash ci/image.sh
+
+scan: ## Scan the image (fixable HIGH/CRITICAL vulnerabilities fail) and the rendered chart (misconfigurations) with trivy; needs the network; reports in target/scan/
+	@bash ci/scan.sh
 
 lint: ## rustfmt, clippy (warnings are errors), import cycles, chart lint and scans, workflow schema check, cargo deny
 	@bash ci/lint.sh

@@ -95,6 +95,7 @@ if ! docker buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=0; fi
 docker build --quiet \
   --file "$REPO_ROOT/service/Dockerfile" \
   --build-arg "BUILDER_IMAGE=$builder" \
+  --build-arg "CARGO_AUDITABLE_VERSION=$CARGO_AUDITABLE_VERSION" \
   --build-arg "VERSION=$(awk -F'"' '/^version/ {print $2; exit}' "$REPO_ROOT/service/Cargo.toml")" \
   --build-arg "REVISION=$tag" \
   --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \

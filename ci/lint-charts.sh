@@ -3,7 +3,8 @@
 # so local runs and CI are the same command.
 #
 # Needs on PATH: helm (or HELM=/path/to/helm), kubernetes-validate and checkov (both from PyPI).
-#   1. helm lint --strict: the umbrella and every subchart, and the umbrella with each values/*.yaml
+#   1. helm lint --strict: the umbrella, every chart in its charts/ on its own (the library
+#      todo-common too), and the umbrella with each values/*.yaml
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
 #      and each values/*.yaml, plus the defaults with the Prometheus Operator objects forced on
 #      (monitoring-operator)
@@ -13,10 +14,12 @@
 #   4. checkov on every render: zero failed checks (the only skips are the annotations the charts
 #      put on their objects, each with its reason)
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
 
 HELM="${HELM:-helm}"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CHART="$ROOT/charts/todo-chatbot"
+CHART=charts/todo-chatbot
 RELEASE=todo-chatbot
 # Rendered into the namespace the deployment contract puts the release in, so the scan sees what
 # users deploy: the charts set metadata.namespace from the release namespace, and there they
@@ -28,22 +31,20 @@ KUBE_VERSIONS=(1.30.0 1.33.0)
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-step() { printf '==> %s\n' "$*"; }
-
-step "tools: $("$HELM" version --short), kubernetes-validate $(kubernetes-validate --version 2>&1 | tail -n1), checkov $(checkov --version 2>&1 | tail -n1)"
+log "tools: $("$HELM" version --short), kubernetes-validate $(kubernetes-validate --version 2>&1 | tail -n1), checkov $(checkov --version 2>&1 | tail -n1)"
 
 charts=("$CHART")
 for sub in "$CHART"/charts/*/; do
   charts+=("${sub%/}")
 done
 for chart in "${charts[@]}"; do
-  step "helm lint --strict ${chart#"$ROOT"/}"
+  log "helm lint --strict $chart"
   "$HELM" lint --strict "$chart" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 done
 
-values_files=("$ROOT"/values/*.yaml)
+values_files=(values/*.yaml)
 for values in "${values_files[@]}"; do
-  step "helm lint --strict ${CHART#"$ROOT"/} -f ${values#"$ROOT"/}"
+  log "helm lint --strict $CHART -f $values"
   "$HELM" lint --strict "$CHART" -f "$values" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 done
 
@@ -52,13 +53,13 @@ renders=()
 render() {
   local name="$1"
   shift
-  step "helm template $RELEASE ${CHART#"$ROOT"/} --namespace $NAMESPACE${*:+ $*} -> $name.yaml"
-  (cd "$ROOT" && "$HELM" template "$RELEASE" "${CHART#"$ROOT"/}" --namespace "$NAMESPACE" "$@") >"$OUT/$name.yaml"
+  log "helm template $RELEASE $CHART --namespace $NAMESPACE${*:+ $*} -> $name.yaml"
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "$@" >"$OUT/$name.yaml"
   renders+=("$name")
 }
 render default
 for values in "${values_files[@]}"; do
-  render "$(basename "$values" .yaml)" -f "${values#"$ROOT"/}"
+  render "$(basename "$values" .yaml)" -f "$values"
 done
 # The monitoring chart's ServiceMonitor and PrometheusRule, as GitOps tools render them.
 render monitoring-operator --set monitoring.serviceMonitor.force=true
@@ -77,7 +78,7 @@ for name in "${renders[@]}"; do
   touch "$OUT/$name.crd.yaml" "$OUT/$name.core.yaml"
   set_aside=$({ grep -E '^kind: ' "$OUT/$name.crd.yaml" || true; } | sed 's/^kind: //' | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
   for version in "${KUBE_VERSIONS[@]}"; do
-    step "kubernetes-validate --strict -k $version $name.yaml${set_aside:+ (set aside, CRDs without schema: $set_aside)}"
+    log "kubernetes-validate --strict -k $version $name.yaml${set_aside:+ (set aside, CRDs without schema: $set_aside)}"
     # It only warns about kinds it has no schema for; here that fails (a typo in a kind or apiVersion).
     kubernetes-validate --strict --quiet -k "$version" "$OUT/$name.core.yaml" 2>&1 | tee "$OUT/validate.log"
     if grep -q "Couldn't find schema" "$OUT/validate.log"; then
@@ -88,11 +89,11 @@ for name in "${renders[@]}"; do
 done
 
 for name in "${renders[@]}"; do
-  step "checkov --framework kubernetes $name.yaml"
+  log "checkov --framework kubernetes $name.yaml"
   # --skip-download: no Prisma Cloud guideline lookups, the scan itself is offline.
   (cd "$OUT" && checkov -f "$name.yaml" --framework kubernetes --quiet --compact --skip-download) \
     >"$OUT/checkov.log" 2>&1 || { cat "$OUT/checkov.log"; exit 1; }
   grep -E 'Passed checks' "$OUT/checkov.log" | sed 's/^/    /'
 done
 
-step "charts OK"
+log "charts OK"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make release (CI on tags): the multi-arch image with SBOM and provenance, signed with cosign
-# (keyless, through the CI's OIDC identity), and the chart pushed as an OCI artifact.
-# Needs: docker buildx with QEMU for arm64, cosign, helm, and the variables below. Cannot run
-# without a registry and credentials (it does not run in `make test`).
+# (keyless, through the CI's OIDC identity), a CycloneDX SBOM per platform made by trivy from the
+# binary's dependency list (cargo auditable) and attested with cosign, and the chart pushed as an
+# OCI artifact. The SBOMs stay in target/sbom/ for the workflow to attach to the GitHub release.
+# Needs: docker buildx with QEMU for arm64, cosign, helm, trivy, jq, and the variables below.
+# Cannot run without a registry and credentials (it does not run in `make test`).
 #   REGISTRY            registry host
 #   REGISTRY_NAMESPACE  path under it (the GitHub owner)
 #   RELEASE_VERSION     the tag, vX.Y.Z
@@ -23,6 +25,7 @@ docker buildx build \
   --file service/Dockerfile \
   --platform linux/amd64,linux/arm64 \
   --build-arg "BUILDER_IMAGE=$RUST_BUILDER_IMAGE" \
+  --build-arg "CARGO_AUDITABLE_VERSION=$CARGO_AUDITABLE_VERSION" \
   --build-arg "VERSION=$version" \
   --build-arg "REVISION=$(git rev-parse HEAD)" \
   --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -34,6 +37,25 @@ digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contai
 
 log "signing $image@$digest"
 cosign sign --yes "$image@$digest"
+
+# Each platform's image gets the SBOM of what is in it: trivy reads the crates from the binary's
+# dependency list (the same data scanners read), so a list that went missing fails the release.
+rm -rf target/sbom
+mkdir -p target/sbom
+docker buildx imagetools inspect --raw "$image@$digest" >target/release-index.json
+for arch in amd64 arm64; do
+  platform_digest=$(jq -r --arg arch "$arch" \
+    '.manifests[] | select(.platform.os == "linux" and .platform.architecture == $arch) | .digest' \
+    target/release-index.json)
+  [ -n "$platform_digest" ] || die "no linux/$arch image in $image@$digest"
+  sbom="target/sbom/todo-chatbot-backend-$version-linux-$arch.cdx.json"
+  log "SBOM of $image@$platform_digest (linux/$arch) -> $sbom"
+  trivy image --quiet --image-src remote --format cyclonedx --output "$sbom" "$image@$platform_digest"
+  crates=$(jq '[.components[]? | select((.purl // "") | startswith("pkg:cargo/"))] | length' "$sbom")
+  [ "$crates" -gt 0 ] || die "the SBOM of linux/$arch names no Rust crate: the binary carries no dependency list"
+  log "attesting the SBOM ($crates crates) on $image@$platform_digest"
+  cosign attest --yes --type cyclonedx --predicate "$sbom" "$image@$platform_digest"
+done
 
 log "packaging and pushing the chart $version"
 mkdir -p target/chart

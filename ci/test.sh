@@ -28,7 +28,7 @@ chart_checks() {
 monitoring_checks() {
   log "monitoring: promtool checks of the rendered config, rules and dashboard"
   bash ci/test-monitoring.sh
-  log "monitoring: live scrape by Prometheus, dashboard queries"
+  log "monitoring: the rendered config, rules and dashboard, and a live scrape by Prometheus"
   cargo test --locked -p e2e --test monitoring
 }
 

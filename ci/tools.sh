@@ -97,7 +97,6 @@ cat > "$TOOLS_DIR/env" <<ENV
 export PATH="$TOOLS_DIR/bin:$venv/bin:\$PATH"
 export HELM="$primary_helm"
 export HELM4="$TOOLS_DIR/bin/helm4"
-export PYTHON="$venv/bin/python"
 export KUBECTL="\${KUBECTL:-$(command -v kubectl 2>/dev/null || echo "$TOOLS_DIR/bin/kubectl")}"
 ENV
 log "tools ready: helm $(installed_version "$primary_helm"), helm4 $(installed_version "$TOOLS_DIR/bin/helm4"), $("$venv/bin/checkov" --version | head -1 | sed 's/^/checkov /'), promtool $(promtool --version 2>&1 | head -1 | awk '{print $3}')"

@@ -12,10 +12,10 @@ mod setup;
 mod soak;
 mod wrk;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::json;
 
 use crate::report::{BenchResults, Round, ServiceCpu, Workload};
@@ -79,7 +79,6 @@ async fn bench() -> Result<()> {
         .collect();
     std::fs::write(&many_writers_script, wrk::post_script(&tokens))?;
     let get_by_id = format!("/api/tasks/{}", setup.task_id);
-    let bin_dir = pg_bin_dir()?;
     let script = std::env::temp_dir().join("bench-get-by-id.sql");
     std::fs::write(&script, pgbench::GET_BY_ID)?;
 
@@ -151,7 +150,7 @@ async fn bench() -> Result<()> {
         ];
         println!("pgbench: get-by-id at {POOL_SIZE} connections");
         let ceiling = pgbench::run(
-            &bin_dir,
+            setup.server.bin_dir(),
             &setup.database_url,
             &script,
             POOL_SIZE,
@@ -189,14 +188,4 @@ async fn bench() -> Result<()> {
     println!("\n{}", results.to_markdown());
     println!("written: {} and bench/README.md", json_path.display());
     Ok(())
-}
-
-fn pg_bin_dir() -> Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")?
-        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
-        .filter(|dir| dir.join("pgbench").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-        .context("pgbench not found under /usr/lib/postgresql (install postgresql-15)")
 }

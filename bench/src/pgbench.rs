@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 pub const GET_BY_ID: &str = "SELECT id, title, description, completed, created_at, updated_at FROM tasks WHERE id = :id AND user_id = :user;\n";
 
 /// Transactions per second of `script` with `clients` connections (prepared statements, as the
-/// service uses).
+/// service uses); pgbench from `bin_dir`, the server's own binaries.
 pub fn run(
     bin_dir: &Path,
     url: &str,
@@ -20,7 +20,14 @@ pub fn run(
     duration: Duration,
     variables: &[(&str, &str)],
 ) -> Result<f64> {
-    let mut command = Command::new(bin_dir.join("pgbench"));
+    let pgbench = bin_dir.join("pgbench");
+    if !pgbench.exists() {
+        bail!(
+            "pgbench not found next to the server in {} (Debian: postgresql-15)",
+            bin_dir.display()
+        );
+    }
+    let mut command = Command::new(pgbench);
     command
         .args(["--no-vacuum", "--protocol=prepared", "--jobs=2"])
         .arg(format!("--client={clients}"))

@@ -15,8 +15,8 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub struct Setup {
-    /// Kept for its lifetime: the server stops when the setup is dropped.
-    _server: PgServer,
+    /// The server stops when the setup is dropped.
+    pub server: PgServer,
     pub database_url: String,
     pub task_id: String,
 }
@@ -53,7 +53,7 @@ pub async fn setup(binary: &Path) -> Result<Setup> {
         )
         .await?;
     Ok(Setup {
-        _server: server,
+        server,
         database_url,
         task_id: row.get(0),
     })

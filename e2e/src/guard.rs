@@ -337,7 +337,8 @@ mod tests {
                 run: passes,
             },
         ];
-        let report = run(&fake, &checks, || async {}).await;
+        // Interrupted once the check has run up to its wait.
+        let report = run(&fake, &checks, tokio::task::yield_now).await;
         assert_eq!(
             *fake.restored.borrow(),
             ["scale StatefulSet todo-chatbot-postgres back to 1"]

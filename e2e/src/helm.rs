@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::contract::CHART_PATH;
 use crate::manifests::Manifests;
 use crate::{NAMESPACE, RELEASE, repo_root};
 
@@ -26,9 +27,10 @@ pub fn release_revision(status_json: &str) -> Result<u32> {
     Ok(u32::try_from(revision)?)
 }
 
-/// One `helm template` invocation of `charts/todo-chatbot`.
+/// One `helm template` invocation of `charts/todo-chatbot` (or another chart).
 #[derive(Debug, Clone)]
 pub struct Render {
+    chart: PathBuf,
     release: String,
     namespace: String,
     values_files: Vec<PathBuf>,
@@ -47,6 +49,7 @@ impl Render {
     /// Release `todo-chatbot` in namespace [`NAMESPACE`], chart defaults.
     pub fn new() -> Render {
         Render {
+            chart: PathBuf::from(CHART_PATH),
             release: RELEASE.to_owned(),
             namespace: NAMESPACE.to_owned(),
             values_files: Vec::new(),
@@ -54,6 +57,12 @@ impl Render {
             set_strings: Vec::new(),
             api_versions: Vec::new(),
         }
+    }
+
+    /// Another chart: a directory or archive, relative to the repository root or absolute.
+    pub fn chart(mut self, chart: impl Into<PathBuf>) -> Render {
+        self.chart = chart.into();
+        self
     }
 
     /// Another release name (the objects' names derive from it).
@@ -95,13 +104,11 @@ impl Render {
     /// The command line, for tests that assert on failures.
     pub fn command(&self) -> Command {
         let mut command = Command::new(helm_binary());
-        command.current_dir(repo_root()).args([
-            "template",
-            self.release.as_str(),
-            "charts/todo-chatbot",
-            "--namespace",
-            self.namespace.as_str(),
-        ]);
+        command
+            .current_dir(repo_root())
+            .args(["template", self.release.as_str()])
+            .arg(&self.chart)
+            .args(["--namespace", self.namespace.as_str()]);
         for file in &self.values_files {
             command.arg("--values").arg(file);
         }
@@ -117,8 +124,8 @@ impl Render {
         command
     }
 
-    /// Renders and parses the manifests; fails with Helm's own message.
-    pub fn run(&self) -> Result<Manifests> {
+    /// Renders; the manifests as Helm prints them, or a failure with Helm's own message.
+    pub fn output(&self) -> Result<String> {
         let output = self.command().output().with_context(|| {
             format!("running {:?} (set HELM or run ci/tools.sh)", helm_binary())
         })?;
@@ -128,7 +135,12 @@ impl Render {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
-        Manifests::parse(&String::from_utf8(output.stdout)?)
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
+    /// Renders and parses the manifests; fails with Helm's own message.
+    pub fn run(&self) -> Result<Manifests> {
+        Manifests::parse(&self.output()?)
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use kube::config::Kubeconfig;
-use serde_yaml::Value;
+use serde_json::Value;
 
 use crate::KIND_CONTEXT;
 use crate::commands::{CommandLine, Runner};
@@ -71,19 +71,19 @@ pub fn view_command(context: &str) -> CommandLine {
 /// The flattened kubeconfig with `namespace` set on `context`, so commands without `-n` (the
 /// contract's) act in it.
 pub fn with_namespace(flattened: &str, context: &str, namespace: &str) -> Result<String> {
-    let mut config: Value = serde_yaml::from_str(flattened).context("kubeconfig YAML")?;
+    let mut config: Value = serde_saphyr::from_str(flattened).context("kubeconfig YAML")?;
     let entry = config["contexts"]
-        .as_sequence_mut()
+        .as_array_mut()
         .context("kubeconfig without contexts")?
         .iter_mut()
         .find(|entry| entry["name"].as_str() == Some(context))
         .with_context(|| format!("kubeconfig without context {context}"))?;
-    let Value::Mapping(settings) = &mut entry["context"] else {
+    let Value::Object(settings) = &mut entry["context"] else {
         bail!("context {context} has no settings");
     };
     settings.insert("namespace".into(), namespace.into());
     config["current-context"] = context.into();
-    Ok(serde_yaml::to_string(&config)?)
+    Ok(serde_saphyr::to_string(&config)?)
 }
 
 /// Writes the one-context kubeconfig for `context` and `namespace` to `path`, readable by this

@@ -10,6 +10,9 @@
 //! - [`traffic`]: paced, bounded traffic during a rollout;
 //! - [`guard`]: the ordered table of checks and the restores that run after each;
 //! - [`report`], [`bundle`]: the markdown report and the failure bundle.
+//!
+//! [`monitoring`] takes the monitoring chart's Prometheus config, alert rules and dashboard out
+//! of a render, for the monitoring tests and the `promtool-inputs` binary (ci/test-monitoring.sh).
 
 pub mod bundle;
 pub mod cluster;
@@ -19,6 +22,7 @@ pub mod guard;
 pub mod helm;
 pub mod kubeconfig;
 pub mod manifests;
+pub mod monitoring;
 pub mod names;
 pub mod report;
 pub mod traffic;

@@ -12,16 +12,15 @@ pub struct Manifests {
 }
 
 impl Manifests {
+    /// Every document of `yaml`; empty ones (a template that rendered nothing) are skipped.
     pub fn parse(yaml: &str) -> Result<Manifests> {
-        let mut objects = Vec::new();
-        for document in serde_yaml::Deserializer::from_str(yaml) {
-            let value: Value =
-                serde::Deserialize::deserialize(document).context("rendered YAML")?;
-            if !value.is_null() {
-                objects.push(value);
-            }
-        }
-        Ok(Manifests { objects })
+        let objects: Vec<Value> = serde_saphyr::from_multiple(yaml).context("rendered YAML")?;
+        Ok(Manifests {
+            objects: objects
+                .into_iter()
+                .filter(|value| !value.is_null())
+                .collect(),
+        })
     }
 
     /// `(kind, name)` of every object, in render order.

@@ -3,13 +3,19 @@
 //! `helm template` output of the chart's defaults (what `make kind-up` installs); the database
 //! is a PostgreSQL container named like the chart's Service, on a private network.
 //!
+//! The image's binary also carries its dependency list (cargo auditable), which scanners read:
+//! it is copied out of the image and checked against what cargo says the backend links.
+//!
 //! Needs Docker and the images `make image` builds (their names in target/images.env). Without
 //! them the tests are skipped by name, unless E2E_REQUIRE=1 (as `make test` sets), which
 //! makes a missing image a failure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use auditable_serde::{DependencyKind, Package, Source};
 use e2e::helm::Render;
 use e2e::manifests::Manifests;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -425,4 +431,311 @@ async fn docker_stop_during_start_up_returns_at_once() {
     assert_eq!(exit_code, Some(0), "a stop during start-up is a clean exit");
     let logs = String::from_utf8(backend.stdout_to_vec().await.unwrap()).unwrap();
     assert!(logs.contains("stopped during start-up"), "{logs}");
+}
+
+/// Output of a docker command that must succeed.
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        output.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Copies a file out of an image without running it (it has no shell): `docker create`, then
+/// `docker cp` into target/image-files/<image>/, then `docker rm`.
+fn copy_out_of_image(image: &str, path: &str) -> PathBuf {
+    let directory = e2e::repo_root()
+        .join("target/image-files")
+        .join(image.replace(['/', ':'], "_"));
+    std::fs::create_dir_all(&directory).unwrap();
+    let destination = directory.join(path.rsplit('/').next().unwrap());
+    let container = docker(&["create", image]).trim().to_owned();
+    let copied = Command::new("docker")
+        .args(["cp", &format!("{container}:{path}")])
+        .arg(&destination)
+        .output()
+        .expect("docker runs");
+    docker(&["rm", &container]);
+    assert!(
+        copied.status.success(),
+        "docker cp {path} out of {image}: {}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    destination
+}
+
+/// The Rust target the image's binary was built for, from the image's platform.
+fn rust_target(image: &str) -> &'static str {
+    let platform = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Os}}/{{.Architecture}}",
+        image,
+    ]);
+    match platform.trim() {
+        "linux/amd64" => "x86_64-unknown-linux-gnu",
+        "linux/arm64" => "aarch64-unknown-linux-gnu",
+        other => panic!("{image}: no Rust target known for its platform {other}"),
+    }
+}
+
+/// Output of a cargo command on the workspace that must succeed.
+fn cargo(args: &[&str]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(args)
+        .current_dir(e2e::repo_root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A crate as scanners match it against advisories: name and version.
+type Crate = (String, String);
+
+fn crate_of(package: &Package) -> Crate {
+    (package.name.clone(), package.version.to_string())
+}
+
+/// Every package `cargo tree` prints with these arguments.
+fn cargo_tree(args: &[&str]) -> BTreeSet<Crate> {
+    let mut all = vec!["tree", "--locked", "--prefix", "none", "--format", "{p}"];
+    all.extend(args);
+    cargo(&all)
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            // `name vX.Y.Z`, then ` (path)` for workspace members and ` (*)` for repeats.
+            let mut words = line.split_whitespace();
+            let name = words.next().unwrap().to_owned();
+            let version = words.next().and_then(|v| v.strip_prefix('v'));
+            (name, version.expect(line).to_owned())
+        })
+        .collect()
+}
+
+/// What cargo resolves for the whole workspace on one target (`cargo metadata
+/// --filter-platform`).
+struct Resolution {
+    /// Every package of Cargo.lock used on the target, and its source: None for the
+    /// workspace's own, `registry+...` for crates.io.
+    packages: BTreeMap<Crate, Option<String>>,
+    /// The packages reachable from the backend through normal and build dependencies (not dev):
+    /// the most a dependency list drawn from this resolution can name.
+    backend_graph: BTreeSet<Crate>,
+}
+
+fn resolve(target: &str) -> Resolution {
+    let metadata: serde_json::Value = serde_json::from_str(&cargo(&[
+        "metadata",
+        "--locked",
+        "--format-version",
+        "1",
+        "--filter-platform",
+        target,
+    ]))
+    .expect("cargo metadata prints JSON");
+    let listed = metadata["packages"].as_array().unwrap();
+    let crate_of_id: BTreeMap<&str, Crate> = listed
+        .iter()
+        .map(|package| {
+            let name = package["name"].as_str().unwrap().to_owned();
+            let version = package["version"].as_str().unwrap().to_owned();
+            (package["id"].as_str().unwrap(), (name, version))
+        })
+        .collect();
+    let packages = listed
+        .iter()
+        .map(|package| {
+            let id = package["id"].as_str().unwrap();
+            let source = package["source"].as_str().map(str::to_owned);
+            (crate_of_id[id].clone(), source)
+        })
+        .collect();
+
+    let nodes: BTreeMap<&str, &serde_json::Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| (node["id"].as_str().unwrap(), node))
+        .collect();
+    let backend = listed
+        .iter()
+        .find(|package| package["name"] == "backend" && package["source"].is_null())
+        .expect("the workspace has the backend")["id"]
+        .as_str()
+        .unwrap();
+    let mut reached = BTreeSet::from([backend]);
+    let mut queue = vec![backend];
+    while let Some(id) = queue.pop() {
+        for dependency in nodes[id]["deps"].as_array().unwrap() {
+            let not_only_dev = dependency["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|kind| kind["kind"] != "dev");
+            let child = dependency["pkg"].as_str().unwrap();
+            if not_only_dev && reached.insert(child) {
+                queue.push(child);
+            }
+        }
+    }
+    Resolution {
+        packages,
+        backend_graph: reached
+            .into_iter()
+            .map(|id| crate_of_id[id].clone())
+            .collect(),
+    }
+}
+
+/// Cargo.lock's source of a package the list says comes from `source`.
+fn lockfile_source(source: &Source) -> Option<String> {
+    match source {
+        Source::CratesIo => {
+            Some("registry+https://github.com/rust-lang/crates.io-index".to_owned())
+        }
+        Source::Local => None,
+        other => panic!(
+            "the workspace has only crates.io and path dependencies, the list says {other:?}"
+        ),
+    }
+}
+
+/// The list the binary carries must name, with Cargo.lock's version, every crate the backend
+/// links in its release build for the image's platform: `cargo tree -p backend -e
+/// normal,no-proc-macro --target <the image's>` (build scripts, proc macros and what only they
+/// use are not linked). The list may name more, and does: cargo auditable draws it from
+/// `cargo metadata`, which resolves features for the whole workspace (other members turn on
+/// optional dependencies of shared crates: rust-secure-code/cargo-auditable#66), and it counts
+/// as runtime code the proc macros that publish test targets (its fix for #214 recognises a proc
+/// macro only when it has no other target). Extra names cost a false alarm at worst;
+/// a missing name hides a vulnerable crate. So the exact rule is: what is linked is named, and
+/// everything named is a Cargo.lock package in the backend's dependency graph.
+#[test]
+fn the_binary_in_the_image_lists_every_crate_it_links() {
+    let Some(images) = images("the_binary_in_the_image_lists_every_crate_it_links") else {
+        return;
+    };
+    let binary = copy_out_of_image(&images.backend, "/usr/local/bin/backend");
+    let list =
+        auditable_info::audit_info_from_file(&binary, Default::default()).unwrap_or_else(|error| {
+            panic!(
+                "{}: /usr/local/bin/backend carries no dependency list that can be read ({error}); \
+                 service/Dockerfile must build it with `cargo auditable build`",
+                images.backend
+            )
+        });
+    let target = rust_target(&images.backend);
+    let resolution = resolve(target);
+    let lockfile = &resolution.packages;
+
+    let roots: Vec<Crate> = list
+        .packages
+        .iter()
+        .filter(|p| p.root)
+        .map(crate_of)
+        .collect();
+    let backend_version = lockfile
+        .iter()
+        .find(|((name, _), source)| name == "backend" && source.is_none())
+        .map(|((_, version), _)| version.clone())
+        .unwrap();
+    assert_eq!(
+        roots,
+        [("backend".to_owned(), backend_version)],
+        "the list's root"
+    );
+
+    let runtime: BTreeSet<Crate> = list
+        .packages
+        .iter()
+        .filter(|p| p.kind == DependencyKind::Runtime)
+        .map(crate_of)
+        .collect();
+    let linked = cargo_tree(&[
+        "-p",
+        "backend",
+        "-e",
+        "normal,no-proc-macro",
+        "--target",
+        target,
+    ]);
+    let unnamed: Vec<_> = linked.difference(&runtime).collect();
+    assert!(
+        unnamed.is_empty(),
+        "crates the backend links ({target}) that the list does not name as runtime: {unnamed:?}"
+    );
+
+    let not_in_lockfile: Vec<_> = list
+        .packages
+        .iter()
+        .filter(|p| lockfile.get(&crate_of(p)) != Some(&lockfile_source(&p.source)))
+        .map(|p| (crate_of(p), &p.source))
+        .collect();
+    assert!(
+        not_in_lockfile.is_empty(),
+        "named in the list but not in Cargo.lock with that version and source: {not_in_lockfile:?}"
+    );
+    let outside: Vec<_> = list
+        .packages
+        .iter()
+        .map(crate_of)
+        .filter(|crate_| !resolution.backend_graph.contains(crate_))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "named in the list but outside the backend's dependency graph: {outside:?}"
+    );
+
+    let named_not_linked: Vec<_> = runtime.difference(&linked).collect();
+    eprintln!(
+        "{}: {} crates named ({} as runtime), {} linked, all named; named as runtime though not \
+         linked (workspace feature unification, proc macros): {named_not_linked:?}",
+        images.backend,
+        list.packages.len(),
+        runtime.len(),
+        linked.len()
+    );
+}
+
+/// ci/versions.env pins the builder image and cargo-auditable for ci/image.sh and ci/release.sh;
+/// the Dockerfile's defaults, used by a plain `docker build`, must be the same.
+#[test]
+fn the_dockerfile_defaults_are_the_pinned_versions() {
+    let root = e2e::repo_root();
+    let pins: BTreeMap<String, String> = std::fs::read_to_string(root.join("ci/versions.env"))
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let dockerfile = std::fs::read_to_string(root.join("service/Dockerfile")).unwrap();
+    let default = |arg: &str| {
+        dockerfile
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("ARG {arg}=")))
+            .unwrap_or_else(|| panic!("service/Dockerfile has no default for {arg}"))
+            .to_owned()
+    };
+    assert_eq!(default("BUILDER_IMAGE"), pins["RUST_BUILDER_IMAGE"]);
+    assert_eq!(
+        default("CARGO_AUDITABLE_VERSION"),
+        pins["CARGO_AUDITABLE_VERSION"]
+    );
 }

@@ -1,22 +1,30 @@
-//! Monitoring, live: the real service on a real PostgreSQL, scraped by a real Prometheus (the
-//! Debian binary) that runs the chart's rendered configuration and alert rules, with a static
-//! target in place of Kubernetes discovery. After some traffic every dashboard query returns
-//! data, every metric the dashboard names is one the service exports, and the rules load.
+//! Monitoring: what the chart gives Prometheus and Grafana, and whether it works.
 //!
-//! Needs the `prometheus` binary (ci/tools.sh installs it). Without it the test is skipped by
-//! name, unless E2E_REQUIRE=1 (as `make test` sets), which makes it a failure.
+//! Read from the render (no Prometheus needed): the scrape config finds the backend pods of the
+//! release namespace only and loads the mounted rules, every alert is labelled, described and
+//! unit-tested both ways (`tests/alerts-test.yaml`, run by promtool in ci/test-monitoring.sh),
+//! and every dashboard panel queries the provisioned datasource.
+//!
+//! Live: the real service on a real PostgreSQL, scraped by a real Prometheus (the Debian binary)
+//! that runs the chart's rendered configuration and alert rules, with a static target in place
+//! of Kubernetes discovery. After some traffic every dashboard query returns data, every metric
+//! the dashboard names is one the service exports, and the rules load. That test needs the
+//! `prometheus` binary (ci/tools.sh installs it); without it it is skipped by name, unless
+//! E2E_REQUIRE=1 (as `make test` sets), which makes it a failure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use backend::{App, Config};
-use e2e::helm::Render;
-use k8s_openapi::api::core::v1::ConfigMap;
-use serde_json::Value;
-use serde_yaml::Value as Yaml;
+use e2e::monitoring::{
+    MonitoringFiles, RULES_GLOB, alert_tests_yaml, dashboard_queries, panels,
+    without_grafana_variables,
+};
+use serde_json::{Value, json};
 
 const SECRET: &str = "monitoring-live-check-secret-0123456789";
 /// Grafana's $__rate_interval, fixed for queries against a 1 s scrape interval.
@@ -56,56 +64,166 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The rendered prometheus.yml with the backend job's Kubernetes discovery replaced by a static
-/// target carrying the labels discovery would add, and scrapes every second.
-fn live_config(rendered: &str, backend: &str, prometheus: &str, rules: &str) -> String {
-    let mut config: Yaml = serde_yaml::from_str(rendered).unwrap();
-    config["global"]["scrape_interval"] = "1s".into();
-    config["global"]["evaluation_interval"] = "1s".into();
-    config["rule_files"] = Yaml::Sequence(vec![rules.into()]);
-    let jobs = config["scrape_configs"].as_sequence_mut().unwrap();
-    for job in jobs.iter_mut() {
-        let name = job["job_name"].as_str().unwrap().to_owned();
-        let target = if name == "backend" {
+/// The chart's defaults' monitoring files (rendered once per test binary).
+fn files() -> &'static MonitoringFiles {
+    static FILES: OnceLock<MonitoringFiles> = OnceLock::new();
+    FILES.get_or_init(|| MonitoringFiles::of_defaults().unwrap_or_else(|e| panic!("{e:#}")))
+}
+
+#[test]
+fn prometheus_loads_the_rules_from_their_mount() {
+    let config = files().config().unwrap();
+    assert_eq!(config.0["rule_files"], json!([RULES_GLOB]));
+}
+
+#[test]
+fn the_backend_job_discovers_pods_of_the_release_namespace_only() {
+    let config = files().config().unwrap();
+    let job = config.job("backend").unwrap_or_else(|| {
+        panic!(
+            "no scrape job named backend (jobs: {:?})",
+            config.job_names()
+        )
+    });
+    let discovery = job["kubernetes_sd_configs"]
+        .as_array()
+        .expect("Kubernetes discovery");
+    assert_eq!(discovery.len(), 1, "{discovery:?}");
+    assert!(
+        ["pod", "endpoints"].contains(&discovery[0]["role"].as_str().unwrap_or_default()),
+        "role pod or endpoints: {discovery:?}"
+    );
+    assert_eq!(
+        discovery[0]["namespaces"]["names"],
+        json!([e2e::NAMESPACE]),
+        "the release namespace only (the Role allows nothing else)"
+    );
+}
+
+/// `(name, rule)` of every alerting rule.
+fn alerts() -> Vec<(String, Value)> {
+    let rules = files().alert_rules().unwrap();
+    let alerts: Vec<(String, Value)> = rules["groups"]
+        .as_array()
+        .expect("rule groups")
+        .iter()
+        .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+        .filter_map(|rule| Some((rule["alert"].as_str()?.to_owned(), rule)))
+        .collect();
+    assert!(alerts.len() >= 6, "alerts: {alerts:?}");
+    alerts
+}
+
+#[test]
+fn every_alert_has_a_severity_a_summary_and_a_description() {
+    for (name, rule) in alerts() {
+        for (section, key) in [
+            ("labels", "severity"),
+            ("annotations", "summary"),
+            ("annotations", "description"),
+        ] {
+            assert!(
+                rule[section][key]
+                    .as_str()
+                    .is_some_and(|text| !text.is_empty()),
+                "{name}: no {key} in its {section}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_silent() {
+    let tests: Value = serde_saphyr::from_str(&alert_tests_yaml().unwrap()).unwrap();
+    let (mut fires, mut silent) = (BTreeSet::new(), BTreeSet::new());
+    for test in tests["tests"].as_array().expect("tests") {
+        for case in test["alert_rule_test"].as_array().into_iter().flatten() {
+            let name = case["alertname"].as_str().unwrap().to_owned();
+            let expected = case["exp_alerts"].as_array().is_some_and(|a| !a.is_empty());
+            if expected {
+                fires.insert(name);
+            } else {
+                silent.insert(name);
+            }
+        }
+    }
+    let names: BTreeSet<String> = alerts().into_iter().map(|(name, _)| name).collect();
+    for name in &names {
+        assert!(fires.contains(name), "{name}: no test where it fires");
+        assert!(
+            silent.contains(name),
+            "{name}: no test where it stays silent"
+        );
+    }
+    let unknown: Vec<_> = fires
+        .union(&silent)
+        .filter(|n| !names.contains(*n))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "tested but not in the rules: {unknown:?}"
+    );
+}
+
+#[test]
+fn every_dashboard_panel_queries_the_provisioned_datasource() {
+    let uids = files().datasource_uids().unwrap();
+    assert!(!uids.is_empty(), "no datasource provisioned");
+    let dashboard = files().dashboard().unwrap();
+    for panel in panels(&dashboard) {
+        let title = panel["title"].as_str().unwrap_or("(untitled)");
+        let references = std::iter::once(&panel["datasource"]).chain(
+            panel["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|target| &target["datasource"]),
+        );
+        for reference in references {
+            assert!(
+                reference["uid"]
+                    .as_str()
+                    .is_some_and(|uid| uids.iter().any(|known| known == uid)),
+                "{title}: datasource {reference} is not a provisioned uid {uids:?}"
+            );
+        }
+    }
+    assert!(
+        !dashboard_queries(&dashboard).is_empty(),
+        "the dashboard has queries"
+    );
+}
+
+/// The rendered prometheus.yml with every job's targets replaced by a static one carrying the
+/// labels discovery would add (and no relabeling, which keeps only discovered pods), scrapes
+/// every second and the rules at `rules`.
+fn live_config(backend: &str, prometheus: &str, rules: &str) -> String {
+    let mut config = files().config().unwrap();
+    config.0["global"]["scrape_interval"] = "1s".into();
+    config.0["global"]["evaluation_interval"] = "1s".into();
+    config.set_rule_files(&[rules]);
+    let labels = BTreeMap::from([
+        ("namespace", e2e::NAMESPACE),
+        ("pod", "todo-chatbot-backend-live"),
+    ]);
+    for job in config.job_names() {
+        let target = if job == "backend" {
             backend
         } else {
             prometheus
         };
-        let job = job.as_mapping_mut().unwrap();
-        assert!(
-            name != "backend" || job.contains_key("kubernetes_sd_configs"),
-            "the backend job uses Kubernetes discovery"
-        );
-        job.remove("kubernetes_sd_configs");
-        job.remove("relabel_configs");
-        let static_config: Yaml = serde_yaml::from_str(&format!(
-            "[{{targets: ['{target}'], labels: {{namespace: {}, pod: todo-chatbot-backend-live}}}}]",
-            e2e::NAMESPACE
-        ))
-        .unwrap();
-        job.insert("static_configs".into(), static_config);
+        config.use_static_target(&job, target, &labels).unwrap();
+        config.drop_relabeling(&job).unwrap();
     }
-    assert!(
-        jobs.iter().any(|job| job["job_name"] == "backend"),
-        "a scrape job named backend"
-    );
-    serde_yaml::to_string(&config).unwrap()
+    config.to_yaml().unwrap()
 }
 
-fn dashboard_queries() -> Vec<String> {
-    let path =
-        e2e::repo_root().join("charts/todo-chatbot/charts/monitoring/files/backend-dashboard.json");
-    let dashboard: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
-    let mut queries = Vec::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            if let Some(expr) = target["expr"].as_str() {
-                queries.push(expr.replace("$__rate_interval", RATE_INTERVAL));
-            }
-        }
-    }
-    assert!(!queries.is_empty(), "the dashboard has queries");
-    queries
+/// The dashboard's queries, with Grafana's variables filled in for a 1 s scrape interval.
+fn live_dashboard_queries() -> Vec<String> {
+    dashboard_queries(&files().dashboard().unwrap())
+        .into_iter()
+        .map(|query| without_grafana_variables(&query.expr, RATE_INTERVAL))
+        .collect()
 }
 
 /// Metric names in a PromQL expression: identifiers outside label matchers, strings, ranges and
@@ -268,25 +386,15 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
     }));
 
     // Prometheus with the chart's rendered config and rules.
-    let manifests = Render::new().run().unwrap();
-    let data = manifests
-        .get::<ConfigMap>("todo-chatbot-prometheus")
-        .data
-        .unwrap();
     let dir = std::env::temp_dir().join(format!("prometheus-live-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let rules = dir.join("alerts.yaml");
-    fs::write(&rules, &data["alerts.yaml"]).unwrap();
+    fs::write(&rules, &files().alerts).unwrap();
     let port = free_port();
     let prometheus_address = format!("127.0.0.1:{port}");
     fs::write(
         dir.join("prometheus.yml"),
-        live_config(
-            &data["prometheus.yml"],
-            &backend,
-            &prometheus_address,
-            rules.to_str().unwrap(),
-        ),
+        live_config(&backend, &prometheus_address, rules.to_str().unwrap()),
     )
     .unwrap();
     let _prometheus = KillOnDrop(
@@ -332,7 +440,7 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
         })
     };
 
-    for expr in dashboard_queries() {
+    for expr in live_dashboard_queries() {
         let result = testkit::wait::until(
             &format!("dashboard query to return data: {expr}"),
             Duration::from_secs(90),
@@ -358,7 +466,7 @@ async fn dashboard_queries_return_data_from_a_live_scrape() {
         .unwrap();
     let exported = exported_names(&scrape);
     let mut used = BTreeSet::new();
-    for expr in dashboard_queries() {
+    for expr in live_dashboard_queries() {
         used.extend(metric_names(&expr));
     }
     used.remove("up");

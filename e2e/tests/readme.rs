@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs;
 
 use e2e::repo_root;
-use serde_yaml::Value;
+use serde_json::Value;
 
 fn readme() -> String {
     fs::read_to_string(repo_root().join("README.md")).unwrap()
@@ -63,9 +63,9 @@ fn every_make_target_is_in_the_readme_table() {
 
 /// Dotted paths of every key, leaves and maps, of a values file under `prefix`.
 fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
-    if let Value::Mapping(map) = value {
+    if let Value::Object(map) = value {
         for (key, child) in map {
-            let path = format!("{prefix}{}", key.as_str().unwrap());
+            let path = format!("{prefix}{key}");
             out.insert(path.clone());
             paths(child, &format!("{path}."), out);
         }
@@ -77,7 +77,7 @@ fn every_chart_value_named_in_the_readme_exists() {
     let charts = repo_root().join("charts/todo-chatbot");
     let mut known = BTreeSet::new();
     let load = |path: std::path::PathBuf| -> Value {
-        serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+        serde_saphyr::from_str(&fs::read_to_string(path).unwrap()).unwrap()
     };
     paths(&load(charts.join("values.yaml")), "", &mut known);
     for sub in ["backend", "postgres", "monitoring"] {

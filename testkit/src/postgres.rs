@@ -100,6 +100,11 @@ impl PgServer {
         self.port
     }
 
+    /// The directory of the server's binaries, for tools of the same version (pgbench).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
     /// A URL for `database` as the superuser.
     pub fn url(&self, database: &str) -> String {
         format!(
@@ -308,6 +313,16 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The version of a Debian `/usr/lib/postgresql/<version>/bin`, compared as numbers (9.6 is
+/// older than 15); a directory named otherwise sorts before every version.
+fn version_of(bin: &Path) -> Vec<u32> {
+    bin.parent()
+        .and_then(Path::file_name)
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.split('.').map(|part| part.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
 fn find_bin_dir() -> Result<PathBuf> {
     if let Ok(dir) = env::var("PG_BIN_DIR") {
         return Ok(PathBuf::from(dir));
@@ -320,16 +335,8 @@ fn find_bin_dir() -> Result<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    // The newest major version first.
-    candidates.sort_by_key(|path| {
-        std::cmp::Reverse(
-            path.parent()
-                .and_then(|p| p.file_name())
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.parse::<u32>().ok())
-                .unwrap_or(0),
-        )
-    });
+    // The newest version first.
+    candidates.sort_by_key(|bin| std::cmp::Reverse(version_of(bin)));
     if let Some(dir) = candidates.into_iter().next() {
         return Ok(dir);
     }
@@ -405,7 +412,23 @@ fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::replace_database;
+    use std::path::{Path, PathBuf};
+
+    use super::{replace_database, version_of};
+
+    #[test]
+    fn the_newest_version_is_found_by_number_not_text() {
+        let mut bins: Vec<PathBuf> = ["9.6", "15", "10", "main"]
+            .iter()
+            .map(|version| Path::new("/usr/lib/postgresql").join(version).join("bin"))
+            .collect();
+        bins.sort_by_key(|bin| std::cmp::Reverse(version_of(bin)));
+        let order: Vec<&str> = bins
+            .iter()
+            .map(|bin| bin.parent().unwrap().file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(order, ["15", "10", "9.6", "main"]);
+    }
 
     #[test]
     fn database_name_is_replaced_and_query_kept() {

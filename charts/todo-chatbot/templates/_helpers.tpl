@@ -13,12 +13,3 @@ Usage: {{- if not (include "todo-chatbot.hasDatabase" .) }}
 {{- $backend := .Values.backend }}
 {{- if or .Values.postgres.enabled (dig "secrets" "DATABASE_URL" "" $backend) (dig "existingSecret" "" $backend) }}true{{ end }}
 {{- end }}
-
-{{/*
-Name of the backend's objects, computed by the backend chart's own helper (subchart helpers
-see only a subchart context, so one is built here).
-Usage: {{ include "todo-chatbot.backendFullname" . }}
-*/}}
-{{- define "todo-chatbot.backendFullname" -}}
-{{- include "backend.fullname" (dict "Values" .Values.backend "Release" .Release "Chart" (dict "Name" "backend")) }}
-{{- end }}

@@ -6,7 +6,7 @@ use std::fs;
 
 use e2e::helm::helm_binary;
 use e2e::repo_root;
-use serde_yaml::Value;
+use serde_json::Value;
 
 const CHARTS: &[&str] = &[
     "charts/todo-chatbot",
@@ -18,9 +18,8 @@ const CHARTS: &[&str] = &[
 /// Dotted paths of scalars, lists and empty maps.
 fn leaf_keys(value: &Value, prefix: &str, keys: &mut BTreeSet<String>) {
     match value {
-        Value::Mapping(map) if !map.is_empty() => {
+        Value::Object(map) if !map.is_empty() => {
             for (key, child) in map {
-                let key = key.as_str().expect("string keys");
                 let path = if prefix.is_empty() {
                     key.to_owned()
                 } else {
@@ -55,7 +54,7 @@ fn every_chart_readme_lists_exactly_its_values() {
     for chart in CHARTS {
         let dir = repo_root().join(chart);
         let values: Value =
-            serde_yaml::from_str(&fs::read_to_string(dir.join("values.yaml")).unwrap()).unwrap();
+            serde_saphyr::from_str(&fs::read_to_string(dir.join("values.yaml")).unwrap()).unwrap();
         let mut expected = BTreeSet::new();
         leaf_keys(&values, "", &mut expected);
         let documented = documented_keys(&fs::read_to_string(dir.join("README.md")).unwrap());

@@ -72,16 +72,16 @@ fn monitoring_is_on_by_default() {
 
 #[test]
 fn default_node_ports_are_exactly_the_ones_the_kind_cluster_maps() {
-    let cluster: serde_yaml::Value =
-        serde_yaml::from_str(&fs::read_to_string(repo_root().join("kind/cluster.yaml")).unwrap())
+    let cluster: serde_json::Value =
+        serde_saphyr::from_str(&fs::read_to_string(repo_root().join("kind/cluster.yaml")).unwrap())
             .unwrap();
     let mapped: BTreeSet<i64> = cluster["nodes"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .flat_map(|node| {
             node["extraPortMappings"]
-                .as_sequence()
+                .as_array()
                 .cloned()
                 .unwrap_or_default()
         })

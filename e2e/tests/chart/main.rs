@@ -3,7 +3,10 @@
 
 mod contract;
 mod docs;
+mod golden;
+mod helpers;
 mod kind;
+mod layout;
 mod names;
 mod postgres;
 mod production;

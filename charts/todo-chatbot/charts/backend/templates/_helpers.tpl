@@ -1,54 +1,25 @@
 {{/*
 Helpers of the backend chart. Names are prefixed "backend." because define names are global
-across the umbrella chart and its subcharts. Yes/no helpers render "true" or nothing, so every
-template asks `if include "backend.x" .`.
+across the umbrella chart and its subcharts. What every chart needs (names, labels, image
+references, scalar strings, generated secrets, checkov skips) is in the library chart
+todo-common; this file binds it to the backend's choices and holds what only the backend needs.
+Yes/no helpers render "true" or nothing, so every template asks `if include "backend.x" .`.
 */}}
-
-{{/*
-Chart name, or nameOverride.
-Usage: {{ include "backend.name" . }}
-*/}}
-{{- define "backend.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
 
 {{/*
 Full name of the objects: "<release>-backend" (e.g. todo-chatbot-backend), or fullnameOverride.
 Usage: {{ include "backend.fullname" . }}
 */}}
 {{- define "backend.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
+{{- include "todo-common.names.fullname" . }}
 {{- end }}
 
 {{/*
-Chart name and version for the helm.sh/chart label.
-Usage: {{ include "backend.chart" . }}
-*/}}
-{{- define "backend.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Standard labels of every object of this chart.
+Standard labels of every object of this chart (component backend).
 Usage: labels: {{- include "backend.labels" . | nindent 4 }}
 */}}
 {{- define "backend.labels" -}}
-helm.sh/chart: {{ include "backend.chart" . }}
-{{ include "backend.selectorLabels" . }}
-{{- if .Chart.AppVersion }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-{{- end }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: todo-chatbot
+{{- include "todo-common.labels.standard" (dict "context" . "component" "backend" "version" .Chart.AppVersion) }}
 {{- end }}
 
 {{/*
@@ -56,9 +27,7 @@ Selector labels: immutable in a Deployment, so never the version or chart.
 Usage: matchLabels: {{- include "backend.selectorLabels" . | nindent 6 }}
 */}}
 {{- define "backend.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "backend.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: backend
+{{- include "todo-common.labels.matchLabels" (dict "context" . "component" "backend") }}
 {{- end }}
 
 {{/*
@@ -67,27 +36,7 @@ NetworkPolicy (which select component backend) never pick the test pod.
 Usage: labels: {{- include "backend.testLabels" . | nindent 4 }}
 */}}
 {{- define "backend.testLabels" -}}
-helm.sh/chart: {{ include "backend.chart" . }}
-app.kubernetes.io/name: {{ include "backend.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: backend-test
-{{- if .Chart.AppVersion }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-{{- end }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: todo-chatbot
-{{- end }}
-
-{{/*
-Image reference: repository:tag, plus @digest when image.digest is set.
-Usage: image: {{ include "backend.image" . | quote }}
-*/}}
-{{- define "backend.image" -}}
-{{- $ref := printf "%s:%s" .Values.image.repository (include "backend.string" .Values.image.tag) }}
-{{- if .Values.image.digest }}
-{{- $ref = printf "%s@%s" $ref .Values.image.digest }}
-{{- end }}
-{{- $ref }}
+{{- include "todo-common.labels.standard" (dict "context" . "component" "backend-test" "version" .Chart.AppVersion) }}
 {{- end }}
 
 {{/*
@@ -140,25 +89,6 @@ Usage: {{- if include "backend.usesBundledPostgres" . }}
 {{- end }}
 
 {{/*
-Host of the bundled postgres: its Service "<release>-postgres". Mirrors "postgres.fullname"
-(which has no overrides for exactly this reason); defines of a disabled subchart are not loaded,
-so it cannot be included from here.
-Usage: {{ include "backend.bundledPostgresHost" . }}
-*/}}
-{{- define "backend.bundledPostgresHost" -}}
-{{- printf "%s-postgres" .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Name of the Secret with the bundled postgres password: global.postgres.existingSecret or the
-postgres chart's Secret (named like its Service).
-Usage: name: {{ include "backend.postgresSecretName" . }}
-*/}}
-{{- define "backend.postgresSecretName" -}}
-{{- default (include "backend.bundledPostgresHost" .) .Values.global.postgres.existingSecret }}
-{{- end }}
-
-{{/*
 DATABASE_URL of the chart's Secret: secrets.DATABASE_URL, or the bundled postgres without a
 password (the pod gets it as DATABASE_PASSWORD, so it is never copied between Secrets).
 Usage: {{ include "backend.databaseUrl" . | b64enc }}
@@ -168,14 +98,14 @@ Usage: {{ include "backend.databaseUrl" . | b64enc }}
 {{- .Values.secrets.DATABASE_URL }}
 {{- else }}
 {{- $pg := .Values.global.postgres }}
-{{- printf "postgresql://%s@%s:%v/%s?sslmode=disable" $pg.username (include "backend.bundledPostgresHost" .) (int $pg.port) $pg.database }}
+{{- printf "postgresql://%s@%s:%v/%s?sslmode=disable" $pg.username (include "todo-common.names.postgres" .) (int $pg.port) $pg.database }}
 {{- end }}
 {{- end }}
 
 {{/*
 BETTER_AUTH_SECRET of the chart's Secret: secrets.BETTER_AUTH_SECRET (at least 32 characters),
-else the value already in the release's Secret, else a new random one. Reusing the live value
-keeps tokens valid across `helm upgrade`; `helm template` has no cluster, so it always generates.
+else one generated once and kept (48 characters). Keeping the live value keeps tokens valid
+across `helm upgrade`.
 Usage: {{ include "backend.betterAuthSecret" . | b64enc }}
 */}}
 {{- define "backend.betterAuthSecret" -}}
@@ -186,13 +116,7 @@ Usage: {{ include "backend.betterAuthSecret" . | b64enc }}
 {{- end }}
 {{- $given }}
 {{- else }}
-{{- $live := lookup "v1" "Secret" .Release.Namespace (include "backend.secretName" .) }}
-{{- $kept := dig "data" "BETTER_AUTH_SECRET" "" $live }}
-{{- if $kept }}
-{{- $kept | b64dec }}
-{{- else }}
-{{- randAlphaNum 48 }}
-{{- end }}
+{{- include "todo-common.secrets.lookupOrGenerate" (dict "context" . "secret" (include "backend.secretName" .) "key" "BETTER_AUTH_SECRET" "length" 48) }}
 {{- end }}
 {{- end }}
 
@@ -201,15 +125,7 @@ Container port: env.PORT, which the service listens on. Probes and the Service u
 Usage: containerPort: {{ include "backend.containerPort" . }}
 */}}
 {{- define "backend.containerPort" -}}
-{{- include "backend.string" .Values.env.PORT }}
-{{- end }}
-
-{{/*
-A scalar value as a string. YAML numbers arrive as float64, which would print as 1e+06.
-Usage: {{ include "backend.string" .Values.image.tag }}
-*/}}
-{{- define "backend.string" -}}
-{{- if kindIs "float64" . }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
+{{- include "todo-common.strings.scalar" .Values.env.PORT }}
 {{- end }}
 
 {{/*
@@ -245,7 +161,7 @@ Usage: data: {{- include "backend.configData" . | nindent 2 }}
 {{- if hasKey $reserved $key }}
 {{- fail (printf "backend.env.%s cannot be set: %s" $key (get $reserved $key)) }}
 {{- end }}
-{{- $_ := set $data $key (include "backend.string" $value) }}
+{{- $_ := set $data $key (include "todo-common.strings.scalar" $value) }}
 {{- end }}
 {{- $_ := set $data "SHUTDOWN_GRACE_PERIOD_SECS" (include "backend.shutdownGracePeriodSeconds" .) }}
 {{- $lines := list }}
@@ -256,42 +172,17 @@ Usage: data: {{- include "backend.configData" . | nindent 2 }}
 {{- end }}
 
 {{/*
-checkov skip of CKV_K8S_21 (the default namespace should not be used), only while the release is
-in "default": the deployment contract puts it there. The value of a checkov.io/skipN annotation.
-Usage: {{- with include "backend.defaultNamespaceSkip" . }} checkov.io/skip1: {{ quote . }} {{- end }}
-*/}}
-{{- define "backend.defaultNamespaceSkip" -}}
-{{- if eq .Release.Namespace "default" }}
-{{- printf "CKV_K8S_21=contract: the frontend reaches the backend at %s-backend.default.svc.cluster.local and the contract's verification commands run without -n, so the release lives in the default namespace" .Release.Name }}
-{{- end }}
-{{- end }}
-
-{{/*
-checkov skip annotations for the pod-running objects (Deployment, test Job), one per finding the
+checkov skip annotations of the pod-running objects (Deployment, test Job), one per finding the
 deployment contract itself causes, each only while its cause is configured.
-Usage: annotations: {{- include "backend.checkovSkips" (dict "ctx" . "secretsAsEnv" true) | nindent 4 }}
+Usage: annotations: {{- include "backend.checkovSkips" (dict "context" . "secretsAsEnv" true) | nindent 4 }}
 */}}
 {{- define "backend.checkovSkips" -}}
-{{- $v := .ctx.Values }}
 {{- $skips := list "CKV_K8S_40=contract: the image runs as UID 1001 (appuser), below 10000" }}
 {{- if .secretsAsEnv }}
 {{- $skips = append $skips "CKV_K8S_35=contract: the service reads DATABASE_URL and BETTER_AUTH_SECRET from environment variables injected from the Secret" }}
 {{- end }}
-{{- if not $v.image.digest }}
-{{- if eq (include "backend.string" $v.image.tag) "latest" }}
-{{- $skips = append $skips "CKV_K8S_14=contract: image tag defaults to latest for local builds; set backend.image.tag to a version outside development" }}
-{{- end }}
-{{- if ne $v.image.pullPolicy "Always" }}
-{{- $skips = append $skips "CKV_K8S_15=contract: pullPolicy defaults to IfNotPresent so Kind can run the side-loaded local image" }}
-{{- end }}
-{{- $skips = append $skips "CKV_K8S_43=contract: the image is referenced as repository:tag (locally built images have no registry digest); set backend.image.digest to pin one" }}
-{{- end }}
-{{- with include "backend.defaultNamespaceSkip" .ctx }}
-{{- $skips = append $skips . }}
-{{- end }}
-{{- $lines := list }}
-{{- range $i, $skip := $skips }}
-{{- $lines = append $lines (printf "checkov.io/skip%d: %s" (add1 $i) (quote $skip)) }}
-{{- end }}
-{{- join "\n" $lines }}
+{{- include "todo-common.checkov.annotations" (dict "context" .context "skips" $skips "image" .context.Values.image "imageSkips" (dict
+  "CKV_K8S_14" "contract: image tag defaults to latest for local builds; set backend.image.tag to a version outside development"
+  "CKV_K8S_15" "contract: pullPolicy defaults to IfNotPresent so Kind can run the side-loaded local image"
+  "CKV_K8S_43" "contract: the image is referenced as repository:tag (locally built images have no registry digest); set backend.image.digest to pin one")) }}
 {{- end }}
