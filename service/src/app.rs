@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
+use warp::http::HeaderValue;
 
 use crate::auth::Authenticator;
 use crate::build_info::VERSION;
 use crate::config::Config;
 use crate::db::{Database, StartupError};
-use crate::http::{self, AppState, HttpLimits, Lifecycle};
+use crate::http::{self, AppState, AppStateParts, HttpLimits, Lifecycle};
 use crate::metrics::Metrics;
 use crate::store::TaskStore;
 
@@ -59,7 +60,7 @@ impl App {
                         source,
                     })?,
             };
-        let state = AppState {
+        let state = AppState::new(AppStateParts {
             tasks: TaskStore::new(db.clone()),
             db,
             auth: Arc::new(Authenticator::new(
@@ -70,8 +71,12 @@ impl App {
             metrics: Metrics::new(VERSION),
             lifecycle: Lifecycle::default(),
             pod_name: Arc::from(config.pod_name.as_str()),
+            // Pod names are DNS labels, always valid header values; the fallback is for odd
+            // host names.
+            served_by: HeaderValue::from_str(&config.pod_name)
+                .unwrap_or(HeaderValue::from_static("unknown")),
             openapi: Arc::from(http::openapi_json()),
-        };
+        });
         Ok(App {
             listener,
             state,
@@ -128,7 +133,8 @@ impl App {
         let metrics = state.metrics.clone();
         let limits: HttpLimits = config.http;
         let (drain_started, drain_signal) = tokio::sync::oneshot::channel::<()>();
-        let server = http::serve(listener, http::api(state), limits, metrics, async {
+        let api = Arc::new(http::Api::new(state));
+        let server = http::serve(listener, api, limits, metrics, async {
             let _ = drain_signal.await;
         });
         let server = tokio::spawn(server);
