@@ -63,11 +63,7 @@ impl App {
         let state = AppState::new(AppStateParts {
             tasks: TaskStore::new(db.clone()),
             db,
-            auth: Arc::new(Authenticator::new(
-                config.auth_secret_bytes(),
-                &config.jwt_issuers,
-                &config.jwt_audiences,
-            )),
+            auth: Arc::new(Authenticator::new(&config.tokens)),
             metrics: Metrics::new(VERSION),
             lifecycle: Lifecycle::default(),
             pod_name: Arc::from(config.pod_name.as_str()),
@@ -112,8 +108,8 @@ impl App {
             header_read_timeout_secs = config.http.header_read_timeout.as_secs(),
             idle_timeout_secs = config.http.idle_timeout.as_secs(),
             max_connections = config.http.max_connections,
-            jwt_issuers = ?config.jwt_issuers,
-            jwt_audiences = ?config.jwt_audiences,
+            jwt_issuers = ?config.tokens.issuers,
+            jwt_audiences = ?config.tokens.audiences,
             shutdown_grace_period_secs = config.shutdown_grace_period.as_secs(),
             "effective configuration"
         );

@@ -8,9 +8,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use tracing::level_filters::LevelFilter;
 
+use crate::auth::TokenConfig;
 use crate::db::{DatabaseConfig, DatabaseUrl, SharedConfig};
 use crate::http::HttpLimits;
 
@@ -21,11 +22,7 @@ pub const MIN_AUTH_SECRET_LEN: usize = 32;
 pub struct Config {
     pub port: u16,
     pub database: DatabaseConfig,
-    pub auth_secret: SecretString,
-    /// Accepted `iss` values; empty = any (the claim is then not required).
-    pub jwt_issuers: Vec<String>,
-    /// Accepted `aud` values; empty = any (the claim is then not required).
-    pub jwt_audiences: Vec<String>,
+    pub tokens: TokenConfig,
     pub http: HttpLimits,
     pub environment: Environment,
     pub log_level: LevelFilter,
@@ -95,15 +92,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars { lookup: &lookup };
 
-        let auth_secret = vars.required("BETTER_AUTH_SECRET")?;
-        if auth_secret.chars().count() < MIN_AUTH_SECRET_LEN {
-            return Err(ConfigError {
-                variable: "BETTER_AUTH_SECRET",
-                problem: format!(
-                    "must be at least {MIN_AUTH_SECRET_LEN} characters (value not shown)"
-                ),
-            });
-        }
+        let tokens = token_config(&vars)?;
 
         let password = vars.optional("DATABASE_PASSWORD").map(SecretString::from);
         let url =
@@ -144,9 +133,7 @@ impl Config {
         Ok(Config {
             port: vars.number("PORT", 8000, 0..=65535)?,
             database,
-            auth_secret: SecretString::from(auth_secret),
-            jwt_issuers: vars.list("JWT_ISSUER"),
-            jwt_audiences: vars.list("JWT_AUDIENCE"),
+            tokens,
             http,
             environment: vars.parsed("ENVIRONMENT", Environment::Development)?,
             log_level: vars.log_level("LOG_LEVEL")?,
@@ -158,11 +145,29 @@ impl Config {
             pod_name,
         })
     }
+}
 
-    /// The secret's bytes, for the JWT verifier only.
-    pub fn auth_secret_bytes(&self) -> &[u8] {
-        self.auth_secret.expose_secret().as_bytes()
+/// What `backend token` needs (BETTER_AUTH_SECRET, JWT_ISSUER, JWT_AUDIENCE), read and checked
+/// exactly as the service reads them at start-up.
+pub fn token_config_from_env() -> Result<TokenConfig, ConfigError> {
+    token_config(&Vars {
+        lookup: &|name| std::env::var(name).ok(),
+    })
+}
+
+fn token_config(vars: &Vars) -> Result<TokenConfig, ConfigError> {
+    let secret = vars.required("BETTER_AUTH_SECRET")?;
+    if secret.chars().count() < MIN_AUTH_SECRET_LEN {
+        return Err(ConfigError {
+            variable: "BETTER_AUTH_SECRET",
+            problem: format!("must be at least {MIN_AUTH_SECRET_LEN} characters (value not shown)"),
+        });
     }
+    Ok(TokenConfig {
+        secret: SecretString::from(secret),
+        issuers: vars.list("JWT_ISSUER"),
+        audiences: vars.list("JWT_AUDIENCE"),
+    })
 }
 
 struct Vars<'a> {
@@ -320,7 +325,7 @@ mod tests {
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
         assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
         assert_eq!(config.http.max_connections, 2048);
-        assert!(config.jwt_issuers.is_empty() && config.jwt_audiences.is_empty());
+        assert!(config.tokens.issuers.is_empty() && config.tokens.audiences.is_empty());
     }
 
     #[test]
@@ -330,8 +335,11 @@ mod tests {
             ("JWT_AUDIENCE", " https://app.example.com, mobile ,,"),
         ])
         .unwrap();
-        assert_eq!(config.jwt_issuers, ["https://app.example.com"]);
-        assert_eq!(config.jwt_audiences, ["https://app.example.com", "mobile"]);
+        assert_eq!(config.tokens.issuers, ["https://app.example.com"]);
+        assert_eq!(
+            config.tokens.audiences,
+            ["https://app.example.com", "mobile"]
+        );
     }
 
     #[test]
