@@ -4,7 +4,7 @@
 SHELL := bash
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build test test-charts test-monitoring image scan lint fmt openapi kind-up kind-down test-e2e bench soak release clean
+.PHONY: help tools build test test-charts test-monitoring image scan lint fmt openapi kind-up token kind-down test-e2e bench soak release clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ openapi: ## Regenerate service/openapi.json from the code (a test fails while it
 
 kind-up: ## Create the Kind cluster if needed, build and load the image, install or upgrade the chart with its defaults (namespace default, or KIND_NAMESPACE), wait, print the URLs
 	@bash ci/kind-up.sh
+
+token: ## Print a JWT the Kind release accepts, for user SUB (default dev-user), valid TTL (default 1h), minted inside a backend pod
+	@bash ci/token.sh
 
 kind-down: ## Delete the Kind cluster
 	@bash ci/kind-down.sh

@@ -93,6 +93,13 @@ install_release() {
     --wait --timeout 10m
 }
 
+# Prints a token the release accepts for user $1, valid for $2 (`backend token`'s syntax: 90s,
+# 30m, 2h), minted inside a backend pod: the image has no shell, and BETTER_AUTH_SECRET never
+# leaves the cluster.
+mint_token() {
+  kubectl exec "deployment/$BACKEND" -c backend -- /usr/local/bin/backend token "$1" --ttl "$2"
+}
+
 # The image tag never changes, so the pod template doesn't either: after loading another build,
 # the backend's pods are restarted here. Arguments: the loaded image ID, whether the Deployment
 # existed before this run ("yes"/"no"), and the image ID it recorded then. A Deployment created by

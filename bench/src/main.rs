@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use crate::report::{BenchResults, Workload};
+use crate::report::{BenchResults, Round, ServiceCpu, Workload};
 use crate::service::{SECRET, Service};
 use crate::setup::{binary, repo_root, setup};
 
@@ -43,105 +43,130 @@ fn seconds() -> u64 {
         .unwrap_or(10)
 }
 
+/// Rounds of all workloads and pgbench; the report takes each number's median.
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|runs| *runs > 0)
+        .unwrap_or(3)
+}
+
+/// Users the many-users create workload spreads its requests over, as real traffic does (the
+/// one-user create figure shows creates of one user queueing on that user's task count row).
+const WRITERS: usize = 64;
+
 async fn bench() -> Result<()> {
     let binary = binary()?;
     let setup = setup(&binary).await?;
     let service = Service::start(&binary, &setup.database_url)?;
     let (idle_rss, _) = service.memory()?;
     let duration = Duration::from_secs(seconds());
-    let auth = format!(
-        "Authorization: Bearer {}",
-        testkit::jwt::mint(SECRET, "bench", 3600)
-    );
-    let large_auth = format!(
-        "Authorization: Bearer {}",
-        testkit::jwt::mint(SECRET, "bench-large", 3600)
-    );
-    let writer_auth = format!(
-        "Authorization: Bearer {}",
-        testkit::jwt::mint(SECRET, "bench-writer", 3600)
-    );
+    let bearer = |user: &str| {
+        format!(
+            "Authorization: Bearer {}",
+            testkit::jwt::mint(SECRET, user, 3600)
+        )
+    };
+    let auth = bearer("bench");
+    let large_auth = bearer("bench-large");
+    let writer_auth = bearer("bench-writer");
     let post_script = std::env::temp_dir().join("bench-post.lua");
-    std::fs::write(
-        &post_script,
-        "wrk.method = \"POST\"\nwrk.body = '{\"title\": \"benchmark task\"}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
-    )?;
-
-    let run =
-        |name: &str, path: &str, header: Option<&str>, script: Option<&Path>| -> Result<Workload> {
-            println!(
-                "load: {name} ({CONNECTIONS} connections, {}s)",
-                duration.as_secs()
-            );
-            let result = wrk::run(&wrk::Load {
-                url: &format!("{}{path}", service.base),
-                connections: CONNECTIONS,
-                threads: 2,
-                duration,
-                headers: header.map(str::to_owned).into_iter().collect(),
-                script,
-            })?;
-            println!(
-                "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-                result.requests_per_sec, result.p50_ms, result.p99_ms, result.errors
-            );
-            Ok(Workload {
-                name: name.to_owned(),
-                result,
-            })
-        };
-
-    let mut workloads = vec![
-        run("health", "/api/health", None, None)?,
-        run(
-            "get by id",
-            &format!("/api/tasks/{}", setup.task_id),
-            Some(&auth),
-            None,
-        )?,
-        run(
-            "list, limit 20 (1k tasks)",
-            "/api/tasks?limit=20",
-            Some(&auth),
-            None,
-        )?,
-        run(
-            "list, limit 20 (100k tasks)",
-            "/api/tasks?limit=20",
-            Some(&large_auth),
-            None,
-        )?,
-        run(
-            "create",
-            "/api/tasks",
-            Some(&writer_auth),
-            Some(&post_script),
-        )?,
-    ];
-    let (_, peak_rss) = service.memory()?;
-
-    println!("pgbench: get-by-id at {POOL_SIZE} connections");
+    std::fs::write(&post_script, wrk::post_script(&[]))?;
+    let many_writers_script = std::env::temp_dir().join("bench-post-many-users.lua");
+    let tokens: Vec<String> = (0..WRITERS)
+        .map(|n| testkit::jwt::mint(SECRET, &format!("bench-writer-{n}"), 3600))
+        .collect();
+    std::fs::write(&many_writers_script, wrk::post_script(&tokens))?;
+    let get_by_id = format!("/api/tasks/{}", setup.task_id);
     let script = std::env::temp_dir().join("bench-get-by-id.sql");
     std::fs::write(&script, pgbench::GET_BY_ID)?;
-    let ceiling = pgbench::run(
-        setup.server.bin_dir(),
-        &setup.database_url,
-        &script,
-        POOL_SIZE,
-        duration,
-        &[("id", &setup.task_id), ("user", "bench")],
-    )?;
-    println!("  {ceiling:.0} tps");
+
+    let run = |name: &str,
+               path: &str,
+               header: Option<&str>,
+               script: Option<&Path>|
+     -> Result<Workload> {
+        println!(
+            "load: {name} ({CONNECTIONS} connections, {}s)",
+            duration.as_secs()
+        );
+        let cpu_before = service.cpu()?;
+        let result = wrk::run(&wrk::Load {
+            url: &format!("{}{path}", service.base),
+            connections: CONNECTIONS,
+            threads: 2,
+            duration,
+            headers: header.map(str::to_owned).into_iter().collect(),
+            script,
+        })?;
+        let cpu = service.cpu()? - cpu_before;
+        println!(
+            "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors; service CPU {:.0} us/request, {:.0}% in the kernel",
+            result.requests_per_sec,
+            result.p50_ms,
+            result.p99_ms,
+            result.errors,
+            ServiceCpu::of(cpu, result.requests).per_request_us,
+            ServiceCpu::of(cpu, result.requests).kernel_share * 100.0
+        );
+        Ok(Workload {
+            name: name.to_owned(),
+            service_cpu: ServiceCpu::of(cpu, result.requests),
+            result,
+        })
+    };
+
+    let mut rounds = Vec::new();
+    for round in 1..=runs() {
+        println!("round {round} of {}", runs());
+        let workloads = vec![
+            run("health", "/api/health", None, None)?,
+            run("get by id", &get_by_id, Some(&auth), None)?,
+            run(
+                "list, limit 20 (1k tasks)",
+                "/api/tasks?limit=20",
+                Some(&auth),
+                None,
+            )?,
+            run(
+                "list, limit 20 (100k tasks)",
+                "/api/tasks?limit=20",
+                Some(&large_auth),
+                None,
+            )?,
+            run(
+                "create, one user",
+                "/api/tasks",
+                Some(&writer_auth),
+                Some(&post_script),
+            )?,
+            run(
+                &format!("create, {WRITERS} users"),
+                "/api/tasks",
+                None,
+                Some(&many_writers_script),
+            )?,
+        ];
+        println!("pgbench: get-by-id at {POOL_SIZE} connections");
+        let ceiling = pgbench::run(
+            setup.server.bin_dir(),
+            &setup.database_url,
+            &script,
+            POOL_SIZE,
+            duration,
+            &[("id", &setup.task_id), ("user", "bench")],
+        )?;
+        println!("  {ceiling:.0} tps");
+        rounds.push(Round { workloads, ceiling });
+    }
+    let (_, peak_rss) = service.memory()?;
     let time_to_first_200 = service.time_to_first_200;
     drop(service);
 
     let image = report::image_facts(&repo_root(), &setup)?;
-    workloads
-        .iter_mut()
-        .for_each(|w| w.result.requests_per_sec = w.result.requests_per_sec.round());
     let results = BenchResults::new(
-        workloads,
-        ceiling,
+        &rounds,
         idle_rss,
         peak_rss,
         time_to_first_200,

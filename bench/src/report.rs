@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::service::CpuTime;
 use crate::setup::Setup;
 use crate::wrk::LoadResult;
 
@@ -16,6 +17,87 @@ pub struct Workload {
     pub name: String,
     #[serde(flatten)]
     pub result: LoadResult,
+    pub service_cpu: ServiceCpu,
+}
+
+/// The service's CPU per request during a workload, and the share of it spent in the kernel.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct ServiceCpu {
+    pub per_request_us: f64,
+    pub kernel_share: f64,
+}
+
+impl ServiceCpu {
+    pub fn of(cpu: CpuTime, requests: u64) -> ServiceCpu {
+        let total = (cpu.user + cpu.system).as_secs_f64();
+        ServiceCpu {
+            per_request_us: total * 1e6 / requests.max(1) as f64,
+            kernel_share: if total > 0.0 {
+                cpu.system.as_secs_f64() / total
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// One round: every workload, then pgbench's ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub workloads: Vec<Workload>,
+    pub ceiling: f64,
+}
+
+impl Round {
+    fn rate(&self, name: &str) -> f64 {
+        self.workloads
+            .iter()
+            .find(|w| w.name.starts_with(name))
+            .map(|w| w.result.requests_per_sec)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// The middle value (the mean of the middle two for an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Each workload's numbers as the median over the rounds (errors added up).
+fn medians(rounds: &[Round]) -> Vec<Workload> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    first
+        .workloads
+        .iter()
+        .map(|workload| {
+            let runs: Vec<&Workload> = rounds
+                .iter()
+                .filter_map(|round| round.workloads.iter().find(|w| w.name == workload.name))
+                .collect();
+            let of = |value: fn(&Workload) -> f64| median(runs.iter().map(|w| value(w)).collect());
+            Workload {
+                name: workload.name.clone(),
+                result: LoadResult {
+                    requests_per_sec: of(|w| w.result.requests_per_sec).round(),
+                    p50_ms: of(|w| w.result.p50_ms),
+                    p99_ms: of(|w| w.result.p99_ms),
+                    requests: runs.iter().map(|w| w.result.requests).sum(),
+                    errors: runs.iter().map(|w| w.result.errors).sum(),
+                },
+                service_cpu: ServiceCpu {
+                    per_request_us: of(|w| w.service_cpu.per_request_us),
+                    kernel_share: of(|w| w.service_cpu.kernel_share),
+                },
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,9 +115,13 @@ pub struct BenchResults {
     pub connections: u32,
     pub pool_size: u32,
     pub seconds_per_workload: u64,
+    pub runs: usize,
+    /// Medians over the rounds.
     pub workloads: Vec<Workload>,
     pub pgbench_get_by_id_tps: f64,
+    /// The median of the rounds' shares (each round's get by id over its own pgbench).
     pub get_by_id_share_of_ceiling: f64,
+    pub get_by_id_share_per_round: Vec<f64>,
     pub idle_rss_bytes: u64,
     pub peak_rss_bytes: u64,
     pub time_to_first_200_ms: f64,
@@ -48,8 +134,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 impl BenchResults {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        workloads: Vec<Workload>,
-        ceiling: f64,
+        rounds: &[Round],
         idle_rss: u64,
         peak_rss: u64,
         time_to_first_200: Duration,
@@ -58,23 +143,28 @@ impl BenchResults {
         pool_size: u32,
         duration: Duration,
     ) -> BenchResults {
-        let rate = |name: &str| {
-            workloads
+        let shares: Vec<f64> = rounds
+            .iter()
+            .map(|round| round.rate("get by id") / round.ceiling)
+            .collect();
+        let list_ratio = median(
+            rounds
                 .iter()
-                .find(|w| w.name.starts_with(name))
-                .map(|w| w.result.requests_per_sec)
-                .unwrap_or(f64::NAN)
-        };
+                .map(|round| round.rate("list, limit 20 (1k") / round.rate("list, limit 20 (100k"))
+                .collect(),
+        );
         BenchResults {
             date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
             machine: machine(),
             connections,
             pool_size,
             seconds_per_workload: duration.as_secs(),
-            get_by_id_share_of_ceiling: rate("get by id") / ceiling,
-            list_cost_ratio_100k_vs_1k: rate("list, limit 20 (1k") / rate("list, limit 20 (100k"),
-            workloads,
-            pgbench_get_by_id_tps: ceiling.round(),
+            runs: rounds.len(),
+            get_by_id_share_of_ceiling: median(shares.clone()),
+            get_by_id_share_per_round: shares,
+            list_cost_ratio_100k_vs_1k: list_ratio,
+            workloads: medians(rounds),
+            pgbench_get_by_id_tps: median(rounds.iter().map(|r| r.ceiling).collect()).round(),
             idle_rss_bytes: idle_rss,
             peak_rss_bytes: peak_rss,
             time_to_first_200_ms: time_to_first_200.as_secs_f64() * 1000.0,
@@ -93,19 +183,27 @@ impl BenchResults {
         let _ = writeln!(
             out,
             "wrk, PostgreSQL and the service share the same cores, so every number is lower than the service alone would reach. \
-             {} connections, {} s per workload, pool of {} connections.\n",
-            self.connections, self.seconds_per_workload, self.pool_size
+             {} connections, {} s per workload, pool of {} connections; medians of {} rounds.\n",
+            self.connections, self.seconds_per_workload, self.pool_size, self.runs
         );
         let _ = writeln!(out, "| Target | Measured | Goal | Met |");
         let _ = writeln!(out, "|---|---|---|---|");
         let share = self.get_by_id_share_of_ceiling * 100.0;
         let _ = writeln!(
             out,
-            "| get by id vs. pgbench ceiling (same query, {} connections) | {share:.0}% ({:.0} req/s vs {:.0} tps) | at least 40% | {} |",
+            "| get by id vs. pgbench ceiling (same query, {} connections) | {share:.0}% (rounds: {}; {:.0} req/s vs {:.0} tps) | at least 45% (stretch 50%) | {} |",
             self.pool_size,
-            self.pgbench_get_by_id_tps * self.get_by_id_share_of_ceiling,
+            self.get_by_id_share_per_round
+                .iter()
+                .map(|share| format!("{:.0}%", share * 100.0))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.workloads
+                .iter()
+                .find(|w| w.name == "get by id")
+                .map_or(f64::NAN, |w| w.result.requests_per_sec),
             self.pgbench_get_by_id_tps,
-            mark(share >= 40.0)
+            mark(share >= 45.0)
         );
         let idle = self.idle_rss_bytes as f64 / MIB;
         let peak = self.peak_rss_bytes as f64 / MIB;
@@ -159,14 +257,23 @@ impl BenchResults {
                 );
             }
         }
-        let _ = writeln!(out, "\n| Workload | req/s | p50 | p99 | non-2xx |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "\n| Workload | req/s | p50 | p99 | non-2xx | service CPU per request | of it in the kernel |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
         for workload in &self.workloads {
             let r = &workload.result;
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
-                workload.name, r.requests_per_sec, r.p50_ms, r.p99_ms, r.errors
+                "| {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} µs | {:.0}% |",
+                workload.name,
+                r.requests_per_sec,
+                r.p50_ms,
+                r.p99_ms,
+                r.errors,
+                workload.service_cpu.per_request_us,
+                workload.service_cpu.kernel_share * 100.0
             );
         }
         out
@@ -319,6 +426,44 @@ pub fn image_facts(root: &Path, setup: &Setup) -> Result<ImageFacts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
+
+    #[test]
+    fn a_workload_is_summarised_by_its_medians_with_errors_added_up() {
+        let round = |rate: f64, p99: f64, errors: u64| Round {
+            workloads: vec![Workload {
+                name: "get by id".into(),
+                result: LoadResult {
+                    requests_per_sec: rate,
+                    p50_ms: 1.0,
+                    p99_ms: p99,
+                    requests: 100,
+                    errors,
+                },
+                service_cpu: ServiceCpu {
+                    per_request_us: 10.0,
+                    kernel_share: 0.5,
+                },
+            }],
+            ceiling: 2.0 * rate,
+        };
+        let rounds = [
+            round(100.0, 9.0, 0),
+            round(300.0, 3.0, 1),
+            round(200.0, 5.0, 0),
+        ];
+        let summary = medians(&rounds);
+        assert_eq!(summary[0].result.requests_per_sec, 200.0);
+        assert_eq!(summary[0].result.p99_ms, 5.0);
+        assert_eq!(summary[0].result.errors, 1);
+        assert_eq!(summary[0].result.requests, 300);
+    }
 
     #[test]
     fn only_the_marked_section_is_replaced() {

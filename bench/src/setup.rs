@@ -59,8 +59,12 @@ pub async fn setup(binary: &Path) -> Result<Setup> {
     })
 }
 
+/// The service binary to measure: `BENCH_BINARY` if set (to compare another build), else the
+/// workspace's release build.
 pub fn binary() -> Result<PathBuf> {
-    let binary = repo_root().join("target/release/backend");
+    let binary = std::env::var_os("BENCH_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/backend"));
     if !binary.exists() {
         bail!(
             "{} missing: run `cargo build --release -p backend` (make bench does)",

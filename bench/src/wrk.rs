@@ -27,6 +27,31 @@ pub struct Load<'a> {
     pub script: Option<&'a std::path::Path>,
 }
 
+/// A wrk script that POSTs a new task; with `tokens`, each request is signed by the next token
+/// in turn (a different user per request), otherwise the headers given on the command line
+/// apply.
+pub fn post_script(tokens: &[String]) -> String {
+    let mut script = String::from(
+        "wrk.method = \"POST\"\n\
+         wrk.body = '{\"title\": \"benchmark task\"}'\n\
+         wrk.headers[\"Content-Type\"] = \"application/json\"\n",
+    );
+    if !tokens.is_empty() {
+        let quoted: Vec<String> = tokens.iter().map(|token| format!("\"{token}\"")).collect();
+        script.push_str(&format!(
+            "local tokens = {{ {} }}\n\
+             local turn = 0\n\
+             request = function()\n  \
+               turn = turn % #tokens + 1\n  \
+               wrk.headers[\"Authorization\"] = \"Bearer \" .. tokens[turn]\n  \
+               return wrk.format()\n\
+             end\n",
+            quoted.join(", ")
+        ));
+    }
+    script
+}
+
 pub fn run(load: &Load) -> Result<LoadResult> {
     let mut command = Command::new("wrk");
     command

@@ -24,6 +24,7 @@ case "$tool $*" in
   "kubectl get deployment todo-chatbot-backend --ignore-not-found -o jsonpath="*)
     printf '%s' "$STUB_RECORDED" ;;
   "kubectl annotate "* | "kubectl rollout "* | "helm "*) ;;
+  "kubectl exec deployment/todo-chatbot-backend -c backend -- /usr/local/bin/backend token "*) echo "header.claims.signature" ;;
   *) echo "stub: unexpected call: $tool $*" >&2; exit 97 ;;
 esac
 "#;
@@ -274,4 +275,21 @@ fn kind_up_runs_these_steps_and_no_helm_of_its_own() {
     for flag in ["upgrade --install", "--values", "--set", "values/"] {
         assert!(!script.contains(flag), "ci/kind-up.sh has {flag}");
     }
+}
+
+#[test]
+fn make_token_runs_backend_token_inside_a_backend_pod() {
+    let stubs = Stubs::new("token");
+    let (stdout, _) = stubs.run(&[], "mint_token alice 2h");
+    assert_eq!(
+        stdout.trim(),
+        "header.claims.signature",
+        "only the token is printed"
+    );
+    assert_eq!(
+        stubs.calls(),
+        [
+            "kubectl exec deployment/todo-chatbot-backend -c backend -- /usr/local/bin/backend token alice --ttl 2h"
+        ]
+    );
 }

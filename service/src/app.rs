@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
+use warp::http::HeaderValue;
 
 use crate::auth::Authenticator;
 use crate::build_info::VERSION;
 use crate::config::Config;
 use crate::db::{Database, StartupError};
-use crate::http::{self, AppState, HttpLimits, Lifecycle};
+use crate::http::{self, AppState, AppStateParts, HttpLimits, Lifecycle};
 use crate::metrics::Metrics;
 use crate::store::TaskStore;
 
@@ -59,19 +60,19 @@ impl App {
                         source,
                     })?,
             };
-        let state = AppState {
+        let state = AppState::new(AppStateParts {
             tasks: TaskStore::new(db.clone()),
             db,
-            auth: Arc::new(Authenticator::new(
-                config.auth_secret_bytes(),
-                &config.jwt_issuers,
-                &config.jwt_audiences,
-            )),
+            auth: Arc::new(Authenticator::new(&config.tokens)),
             metrics: Metrics::new(VERSION),
             lifecycle: Lifecycle::default(),
             pod_name: Arc::from(config.pod_name.as_str()),
+            // Pod names are DNS labels, always valid header values; the fallback is for odd
+            // host names.
+            served_by: HeaderValue::from_str(&config.pod_name)
+                .unwrap_or(HeaderValue::from_static("unknown")),
             openapi: Arc::from(http::openapi_json()),
-        };
+        });
         Ok(App {
             listener,
             state,
@@ -107,8 +108,8 @@ impl App {
             header_read_timeout_secs = config.http.header_read_timeout.as_secs(),
             idle_timeout_secs = config.http.idle_timeout.as_secs(),
             max_connections = config.http.max_connections,
-            jwt_issuers = ?config.jwt_issuers,
-            jwt_audiences = ?config.jwt_audiences,
+            jwt_issuers = ?config.tokens.issuers,
+            jwt_audiences = ?config.tokens.audiences,
             shutdown_grace_period_secs = config.shutdown_grace_period.as_secs(),
             "effective configuration"
         );
@@ -128,7 +129,8 @@ impl App {
         let metrics = state.metrics.clone();
         let limits: HttpLimits = config.http;
         let (drain_started, drain_signal) = tokio::sync::oneshot::channel::<()>();
-        let server = http::serve(listener, http::api(state), limits, metrics, async {
+        let api = Arc::new(http::Api::new(state));
+        let server = http::serve(listener, api, limits, metrics, async {
             let _ = drain_signal.await;
         });
         let server = tokio::spawn(server);

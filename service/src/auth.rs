@@ -10,12 +10,25 @@
 mod hs256;
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-use serde::Deserialize;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
+
+/// What tokens are signed with and which issuers and audiences they must name.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// BETTER_AUTH_SECRET, shared with the frontend.
+    pub secret: SecretString,
+    /// Accepted `iss` values; empty = any (the claim is then not required).
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values; empty = any (the claim is then not required).
+    pub audiences: Vec<String>,
+}
 
 /// Clock skew tolerated on `exp` and `nbf` between the token issuer and this service.
 const LEEWAY_SECS: u64 = 30;
@@ -62,9 +75,10 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// A verifier for tokens signed with `secret`. A non-empty `issuers` (`audiences`) makes
-    /// `iss` (`aud`) required and one of these; empty ones accept any value or none.
-    pub fn new(secret: &[u8], issuers: &[String], audiences: &[String]) -> Authenticator {
+    /// A verifier for tokens signed with the configured secret. Configured issuers (audiences)
+    /// make `iss` (`aud`) required and one of them; none accept any value or none.
+    pub fn new(config: &TokenConfig) -> Authenticator {
+        let (issuers, audiences) = (&config.issuers, &config.audiences);
         hs256::install();
         let mut validation = Validation::new(Algorithm::HS256);
         let mut required = vec!["exp", "sub"];
@@ -82,7 +96,7 @@ impl Authenticator {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         Authenticator {
-            key: DecodingKey::from_secret(secret),
+            key: DecodingKey::from_secret(config.secret.expose_secret().as_bytes()),
             validation,
         }
     }
@@ -122,6 +136,41 @@ impl Authenticator {
     }
 }
 
+#[derive(Serialize)]
+struct MintedClaims<'a> {
+    sub: &'a str,
+    iat: u64,
+    exp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+}
+
+/// A token for `user` that the service accepts from `now` until `now + ttl`: HS256 with the
+/// configured secret, and the first configured issuer and audience, if any, as `iss` and
+/// `aud`. For `backend token`, so developers need no other tool to call the API.
+pub fn mint(config: &TokenConfig, user: &UserId, ttl: Duration, now: SystemTime) -> String {
+    hs256::install();
+    let iat = now
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs();
+    let claims = MintedClaims {
+        sub: user.as_str(),
+        iat,
+        exp: iat + ttl.as_secs(),
+        iss: config.issuers.first().map(String::as_str),
+        aud: config.audiences.first().map(String::as_str),
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(config.secret.expose_secret().as_bytes()),
+    )
+    .expect("HS256 signing of plain claims cannot fail")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,11 +189,45 @@ mod tests {
     }
 
     fn verify(token: &str) -> Result<UserId, AuthError> {
-        Authenticator::new(SECRET, &[], &[]).verify(Some(&format!("Bearer {token}")))
+        Authenticator::new(&config(&[], &[])).verify(Some(&format!("Bearer {token}")))
     }
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|item| (*item).to_owned()).collect()
+    }
+
+    fn config(issuers: &[&str], audiences: &[&str]) -> TokenConfig {
+        TokenConfig {
+            secret: SecretString::from(std::str::from_utf8(SECRET).unwrap()),
+            issuers: strings(issuers),
+            audiences: strings(audiences),
+        }
+    }
+
+    #[test]
+    fn a_minted_token_is_accepted_until_it_expires() {
+        let config = config(&["https://todo.example.com"], &["https://todo.example.com"]);
+        let user = UserId::parse("dev-user".into()).unwrap();
+        let now = SystemTime::now();
+        let token = mint(&config, &user, Duration::from_secs(3600), now);
+        let verified = Authenticator::new(&config).verify(Some(&format!("Bearer {token}")));
+        assert_eq!(
+            verified.unwrap(),
+            user,
+            "iss and aud are the configured ones"
+        );
+
+        // Minted two hours ago for one hour: expired an hour ago, past the leeway.
+        let old = mint(
+            &config,
+            &user,
+            Duration::from_secs(3600),
+            now - Duration::from_secs(7200),
+        );
+        assert_eq!(
+            Authenticator::new(&config).verify(Some(&format!("Bearer {old}"))),
+            Err(AuthError::Expired)
+        );
     }
 
     /// The claims Better Auth's JWT plugin puts in a token: the session's user, `sub` = user id,
@@ -165,8 +248,7 @@ mod tests {
         claims: serde_json::Value,
     ) -> Result<UserId, AuthError> {
         let token = token(Algorithm::HS256, claims, SECRET);
-        Authenticator::new(SECRET, &strings(issuers), &strings(audiences))
-            .verify(Some(&format!("Bearer {token}")))
+        Authenticator::new(&config(issuers, audiences)).verify(Some(&format!("Bearer {token}")))
     }
 
     #[test]
@@ -252,7 +334,7 @@ mod tests {
             json!({"sub": "u", "exp": now() + 60}),
             SECRET,
         );
-        let user = Authenticator::new(SECRET, &[], &[]).verify(Some(&format!("bearer {token}")));
+        let user = Authenticator::new(&config(&[], &[])).verify(Some(&format!("bearer {token}")));
         assert!(user.is_ok());
     }
 
@@ -312,7 +394,7 @@ mod tests {
 
     #[test]
     fn missing_and_non_bearer_headers_are_told_apart() {
-        let authenticator = Authenticator::new(SECRET, &[], &[]);
+        let authenticator = Authenticator::new(&config(&[], &[]));
         assert_eq!(authenticator.verify(None), Err(AuthError::MissingToken));
         assert_eq!(
             authenticator.verify(Some("Basic dTpw")),

@@ -8,10 +8,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use tracing::level_filters::LevelFilter;
 
-use crate::db::{DatabaseConfig, DatabaseUrl};
+use crate::auth::TokenConfig;
+use crate::db::{DatabaseConfig, DatabaseUrl, SharedConfig};
 use crate::http::HttpLimits;
 
 /// Shortest BETTER_AUTH_SECRET accepted: 32 bytes is the HS256 key-size guidance of RFC 7518.
@@ -21,11 +22,7 @@ pub const MIN_AUTH_SECRET_LEN: usize = 32;
 pub struct Config {
     pub port: u16,
     pub database: DatabaseConfig,
-    pub auth_secret: SecretString,
-    /// Accepted `iss` values; empty = any (the claim is then not required).
-    pub jwt_issuers: Vec<String>,
-    /// Accepted `aud` values; empty = any (the claim is then not required).
-    pub jwt_audiences: Vec<String>,
+    pub tokens: TokenConfig,
     pub http: HttpLimits,
     pub environment: Environment,
     pub log_level: LevelFilter,
@@ -95,15 +92,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars { lookup: &lookup };
 
-        let auth_secret = vars.required("BETTER_AUTH_SECRET")?;
-        if auth_secret.chars().count() < MIN_AUTH_SECRET_LEN {
-            return Err(ConfigError {
-                variable: "BETTER_AUTH_SECRET",
-                problem: format!(
-                    "must be at least {MIN_AUTH_SECRET_LEN} characters (value not shown)"
-                ),
-            });
-        }
+        let tokens = token_config(&vars)?;
 
         let password = vars.optional("DATABASE_PASSWORD").map(SecretString::from);
         let url =
@@ -117,6 +106,10 @@ impl Config {
         let database = DatabaseConfig {
             url,
             pool_size: vars.number("DB_POOL_SIZE", 10, 1..=1000)?,
+            shared: SharedConfig {
+                connections: vars.number("DB_READ_CONNECTIONS", 2, 1..=64)?,
+                max_queries: vars.number("DB_MAX_READS_IN_FLIGHT", 256, 1..=100_000)?,
+            },
             pool_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000)?,
             connect_timeout: vars.millis("DB_CONNECT_TIMEOUT_MS", 3000, 1..=120_000)?,
             statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
@@ -140,9 +133,7 @@ impl Config {
         Ok(Config {
             port: vars.number("PORT", 8000, 0..=65535)?,
             database,
-            auth_secret: SecretString::from(auth_secret),
-            jwt_issuers: vars.list("JWT_ISSUER"),
-            jwt_audiences: vars.list("JWT_AUDIENCE"),
+            tokens,
             http,
             environment: vars.parsed("ENVIRONMENT", Environment::Development)?,
             log_level: vars.log_level("LOG_LEVEL")?,
@@ -154,11 +145,29 @@ impl Config {
             pod_name,
         })
     }
+}
 
-    /// The secret's bytes, for the JWT verifier only.
-    pub fn auth_secret_bytes(&self) -> &[u8] {
-        self.auth_secret.expose_secret().as_bytes()
+/// What `backend token` needs (BETTER_AUTH_SECRET, JWT_ISSUER, JWT_AUDIENCE), read and checked
+/// exactly as the service reads them at start-up.
+pub fn token_config_from_env() -> Result<TokenConfig, ConfigError> {
+    token_config(&Vars {
+        lookup: &|name| std::env::var(name).ok(),
+    })
+}
+
+fn token_config(vars: &Vars) -> Result<TokenConfig, ConfigError> {
+    let secret = vars.required("BETTER_AUTH_SECRET")?;
+    if secret.chars().count() < MIN_AUTH_SECRET_LEN {
+        return Err(ConfigError {
+            variable: "BETTER_AUTH_SECRET",
+            problem: format!("must be at least {MIN_AUTH_SECRET_LEN} characters (value not shown)"),
+        });
     }
+    Ok(TokenConfig {
+        secret: SecretString::from(secret),
+        issuers: vars.list("JWT_ISSUER"),
+        audiences: vars.list("JWT_AUDIENCE"),
+    })
 }
 
 struct Vars<'a> {
@@ -309,12 +318,14 @@ mod tests {
         assert_eq!(config.environment, Environment::Development);
         assert_eq!(config.log_level, LevelFilter::INFO);
         assert_eq!(config.database.pool_size, 10);
+        assert_eq!(config.database.shared.connections, 2);
+        assert_eq!(config.database.shared.max_queries, 256);
         assert_eq!(config.database.pool_timeout, Duration::from_secs(1));
         assert_eq!(config.shutdown_grace_period, Duration::from_secs(20));
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
         assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
         assert_eq!(config.http.max_connections, 2048);
-        assert!(config.jwt_issuers.is_empty() && config.jwt_audiences.is_empty());
+        assert!(config.tokens.issuers.is_empty() && config.tokens.audiences.is_empty());
     }
 
     #[test]
@@ -324,8 +335,11 @@ mod tests {
             ("JWT_AUDIENCE", " https://app.example.com, mobile ,,"),
         ])
         .unwrap();
-        assert_eq!(config.jwt_issuers, ["https://app.example.com"]);
-        assert_eq!(config.jwt_audiences, ["https://app.example.com", "mobile"]);
+        assert_eq!(config.tokens.issuers, ["https://app.example.com"]);
+        assert_eq!(
+            config.tokens.audiences,
+            ["https://app.example.com", "mobile"]
+        );
     }
 
     #[test]
@@ -371,6 +385,8 @@ mod tests {
             ("PORT", "http"),
             ("DB_POOL_SIZE", "0"),
             ("DB_POOL_SIZE", "-3"),
+            ("DB_READ_CONNECTIONS", "0"),
+            ("DB_MAX_READS_IN_FLIGHT", "0"),
             ("DB_POOL_TIMEOUT_MS", "0"),
             ("DB_CONNECT_TIMEOUT_MS", "1.5"),
             ("SHUTDOWN_GRACE_PERIOD_SECS", "forever"),

@@ -10,7 +10,8 @@
 //! - `db`: the pool, the health connection, migrations, TLS, the database URL;
 //! - `metrics`, `telemetry`, `build_info`: used by any of the above.
 //!
-//! The binary's other commands (`healthcheck`, `identity`, `openapi`) have a module each.
+//! The binary's other commands (`healthcheck`, `identity`, `openapi`, `token`) have a module
+//! each.
 
 mod app;
 mod auth;
@@ -25,6 +26,7 @@ mod metrics;
 mod shutdown;
 mod store;
 mod telemetry;
+mod token;
 
 pub use self::app::{App, BuildError, Stopped};
 pub use self::build_info::VERSION;
@@ -35,3 +37,4 @@ pub use self::http::{Lifecycle, Route, openapi_json, routes};
 pub use self::identity::describe as describe_identity;
 pub use self::shutdown::install as install_signal_handlers;
 pub use self::telemetry::{LogFlushGuard, init as init_logging, log_panics};
+pub use self::token::{TokenError, token};

@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use backend::{
-    App, Config, Stopped, check_health, describe_identity, init_logging, install_signal_handlers,
-    log_panics, openapi_json,
+    App, Config, Stopped, TokenError, check_health, describe_identity, init_logging,
+    install_signal_handlers, log_panics, openapi_json, token,
 };
 
 const USAGE: &str = "\
@@ -10,6 +10,8 @@ usage: backend                     serve the API (configured by environment vari
        backend healthcheck <url>   exit 0 if <url> answers HTTP 200 within 5 s
        backend openapi             print the OpenAPI document
        backend identity            print this process's uid, gid, privilege flags and capabilities
+       backend token SUB [--ttl D] print a JWT for user SUB, valid for D (default 1h; 90s, 30m, 2d),
+                                   signed with BETTER_AUTH_SECRET (and JWT_ISSUER, JWT_AUDIENCE)
        backend --version";
 
 /// Exit status for a missing or invalid environment variable (sysexits' EX_CONFIG).
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        ["token", subject] => print_token(subject, None),
+        ["token", subject, "--ttl", ttl] => print_token(subject, Some(ttl)),
         ["--version" | "-V"] => {
             println!("backend {}", backend::VERSION);
             ExitCode::SUCCESS
@@ -109,6 +113,22 @@ fn probe(url: &str) -> ExitCode {
         Err(error) => {
             eprintln!("unhealthy: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_token(subject: &str, ttl: Option<&str>) -> ExitCode {
+    match token(subject, ttl) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            match error {
+                TokenError::Config(_) => ExitCode::from(EXIT_CONFIG),
+                TokenError::Usage(_) => ExitCode::from(2),
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ pub struct Metrics {
     latency: HistogramVec,
     in_flight: IntGauge,
     pool: IntGaugeVec,
+    reads: IntGaugeVec,
     db_up: IntGauge,
     connections_open: IntGauge,
     connections_refused: IntCounter,
@@ -76,6 +77,14 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let reads = IntGaugeVec::new(
+            Opts::new(
+                "db_shared_reads",
+                "Reads on the shared (pipelined) database connections: max (DB_MAX_READS_IN_FLIGHT) and in_flight.",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
         let db_up = IntGauge::new(
             "db_up",
             "1 if the last database health check succeeded, 0 if it failed.",
@@ -106,6 +115,7 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(in_flight.clone()),
             Box::new(pool.clone()),
+            Box::new(reads.clone()),
             Box::new(db_up.clone()),
             Box::new(connections_open.clone()),
             Box::new(connections_refused.clone()),
@@ -123,6 +133,7 @@ impl Metrics {
             latency,
             in_flight,
             pool,
+            reads,
             db_up,
             connections_open,
             connections_refused,
@@ -166,8 +177,15 @@ impl Metrics {
         self.db_up.set(i64::from(up));
     }
 
-    /// The text exposition, with the pool gauges read at scrape time.
-    pub fn render(&self, pool: Status) -> String {
+    /// The text exposition, with the database gauges read at scrape time: the pool's status,
+    /// and the reads in flight on the shared connections with their limit.
+    pub fn render(&self, pool: Status, reads: (usize, usize)) -> String {
+        let (reads_in_flight, reads_max) = reads;
+        for (state, value) in [("max", reads_max), ("in_flight", reads_in_flight)] {
+            self.reads
+                .with_label_values(&[state])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
         let in_use = pool.size.saturating_sub(pool.available);
         for (state, value) in [
             ("max", pool.max_size),
@@ -216,16 +234,20 @@ mod tests {
             StatusCode::OK,
             Duration::from_millis(2),
         );
-        let text = metrics.render(Status {
-            max_size: 10,
-            size: 3,
-            available: 1,
-            waiting: 0,
-        });
+        let text = metrics.render(
+            Status {
+                max_size: 10,
+                size: 3,
+                available: 1,
+                waiting: 0,
+            },
+            (3, 256),
+        );
         assert!(text.contains(
             r#"http_requests_total{method="GET",route="/api/tasks/{id}",status="200"} 1"#
         ));
         assert!(text.contains(r#"db_pool_connections{state="in_use"} 2"#));
+        assert!(text.contains(r#"db_shared_reads{state="in_flight"} 3"#));
         assert!(text.contains(r#"backend_build_info{version="1.2.3"} 1"#));
     }
 

@@ -57,26 +57,26 @@ impl TaskStore {
         Ok(task_from_row(&row))
     }
 
+    /// On a shared connection, pipelined with other requests' reads.
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, DbError> {
-        let connection = self.db.acquire().await?;
-        let statement = connection
-            .prepare_cached(
+        let row = self
+            .db
+            .read_opt(
                 "SELECT id, title, description, completed, created_at, updated_at
                  FROM tasks WHERE id = $1 AND user_id = $2",
+                &[&id, &user.as_str()],
             )
-            .await?;
-        let row = connection
-            .query_opt(&statement, &[&id, &user.as_str()])
             .await?;
         Ok(row.as_ref().map(task_from_row))
     }
 
     /// The count comes from `task_counts` (kept by trigger) in the same statement, so a page
-    /// costs the same for a user with a thousand tasks as for one with a hundred thousand.
+    /// costs the same for a user with a thousand tasks as for one with a hundred thousand. On a
+    /// shared connection, like [`TaskStore::get`].
     pub async fn list(&self, user: &UserId, limit: i64, offset: i64) -> Result<TaskPage, DbError> {
-        let connection = self.db.acquire().await?;
-        let statement = connection
-            .prepare_cached(
+        let rows = self
+            .db
+            .read(
                 "SELECT counts.total, page.id, page.title, page.description, page.completed,
                         page.created_at, page.updated_at
                  FROM task_counts AS counts
@@ -89,10 +89,8 @@ impl TaskStore {
                  ) AS page ON true
                  WHERE counts.user_id = $1
                  ORDER BY page.created_at DESC, page.id DESC",
+                &[&user.as_str(), &limit, &offset],
             )
-            .await?;
-        let rows = connection
-            .query(&statement, &[&user.as_str(), &limit, &offset])
             .await?;
         let total = rows.first().map_or(0, |row| row.get::<_, i64>("total"));
         let items = rows

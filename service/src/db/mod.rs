@@ -3,6 +3,7 @@
 
 mod health;
 mod migrations;
+mod shared;
 mod tls;
 mod url;
 
@@ -14,20 +15,28 @@ use deadpool_postgres::{
     TimeoutType,
 };
 use tokio::time::{Instant, timeout};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
 use self::health::HealthConnection;
 pub use self::migrations::MIGRATION_LOCK_KEY;
+pub use self::shared::SharedConfig;
+use self::shared::{Opener, SharedConnections};
 pub use self::url::DatabaseUrl;
 
-/// Everything needed to open and size the connection pool.
+/// Everything needed to open and size the connections.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     pub url: DatabaseUrl,
+    /// Exclusive connections, for writes.
     pub pool_size: usize,
-    /// Longest a request waits for a pooled connection before it is answered with 503.
+    /// Connections shared by reads, and how many reads they carry at once.
+    pub shared: SharedConfig,
+    /// Longest a request waits for a pooled connection, or a read for its place, before it is
+    /// answered with 503.
     pub pool_timeout: Duration,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
@@ -45,9 +54,10 @@ pub enum DbError {
     /// The database cannot be reached or is refusing work; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    /// Every pooled connection stayed busy for the whole pool wait timeout.
+    /// Every pooled connection (or every place for a read on the shared connections) stayed
+    /// taken for the whole wait timeout.
     #[error("no database connection became free within {0:?}")]
-    PoolExhausted(Duration),
+    Busy(Duration),
     /// Anything else: a bug or a schema mismatch.
     #[error("database error: {0}")]
     Query(tokio_postgres::Error),
@@ -100,6 +110,7 @@ pub enum StartupError {
 pub struct Database {
     pool: Pool,
     pool_timeout: Duration,
+    shared: Arc<SharedConnections>,
     health: Arc<HealthConnection>,
 }
 
@@ -156,8 +167,8 @@ impl Database {
             Err(_) => return Err(StartupError::MigrationDeadline(config.startup_timeout)),
         };
         info!("database schema is up to date");
-        // One pooled connection now, so a pool that cannot connect (its session settings
-        // refused, say) fails start-up rather than the first request.
+        // One pooled connection and the shared ones now, so connections that cannot be opened
+        // (their session settings refused, say) fail start-up rather than the first request.
         match tokio::time::timeout_at(deadline, pool.get()).await {
             Ok(Ok(_first)) => {}
             Ok(Err(error)) => return Err(StartupError::Pool(error.to_string())),
@@ -167,10 +178,32 @@ impl Database {
                 ));
             }
         }
+        let opener = Opener {
+            driver_config,
+            tls,
+            statement_timeout: config.statement_timeout,
+        };
+        let shared = match tokio::time::timeout_at(
+            deadline,
+            SharedConnections::open(config.shared, config.pool_timeout, opener),
+        )
+        .await
+        {
+            Ok(Ok(shared)) => shared,
+            Ok(Err(error)) => {
+                return Err(StartupError::Pool(format!("shared connections: {error}")));
+            }
+            Err(_) => {
+                return Err(StartupError::Pool(
+                    "no shared connections within the start-up deadline".into(),
+                ));
+            }
+        };
 
         Ok(Database {
             pool,
             pool_timeout: config.pool_timeout,
+            shared,
             health,
         })
     }
@@ -182,7 +215,7 @@ impl Database {
             Err(_) | Ok(Err(PoolError::Timeout(TimeoutType::Wait))) => {
                 let status = self.pool.status();
                 if status.available == 0 && status.size >= status.max_size {
-                    Err(DbError::PoolExhausted(self.pool_timeout))
+                    Err(DbError::Busy(self.pool_timeout))
                 } else {
                     Err(DbError::Unavailable("connecting took too long".into()))
                 }
@@ -191,6 +224,41 @@ impl Database {
             Ok(Err(PoolError::Backend(error))) => Err(error.into()),
             Ok(Err(error)) => Err(DbError::Unavailable(error.to_string())),
         }
+    }
+
+    /// The first row, if any, of [`Database::read`].
+    pub async fn read_opt(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, DbError> {
+        Ok(self.read(sql, params).await?.into_iter().next())
+    }
+
+    /// The rows of a single-statement read on a shared connection (a pooled one while none is
+    /// open).
+    pub async fn read(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, DbError> {
+        let turn = self.shared.turn().await?;
+        Ok(match &turn.connection {
+            Some(shared) => {
+                let statement = shared.statement(sql).await?;
+                shared.client.query(&statement, params).await?
+            }
+            None => {
+                let connection = self.acquire().await?;
+                let statement = connection.prepare_cached(sql).await?;
+                connection.query(&statement, params).await?
+            }
+        })
+    }
+
+    /// Reads in flight on the shared connections, and how many may be.
+    pub fn reads_in_flight(&self) -> (usize, usize) {
+        (self.shared.queries_in_flight(), self.shared.max_queries())
     }
 
     /// One cheap round trip on the health connection.
@@ -202,9 +270,11 @@ impl Database {
         self.pool.status()
     }
 
-    /// Closes the pool: idle connections are dropped and new requests for one fail at once.
+    /// Closes the pool and the shared connections: idle connections are dropped and new
+    /// requests for one fail at once.
     pub fn close(&self) {
         self.pool.close();
+        self.shared.close();
     }
 }
 

@@ -201,7 +201,7 @@ impl From<DbError> for ApiError {
                 retry_after: RETRY_AFTER_UNAVAILABLE,
                 cause: error.to_string(),
             },
-            DbError::PoolExhausted(_) => ApiError::Unavailable {
+            DbError::Busy(_) => ApiError::Unavailable {
                 message: "the service is busy; retry later",
                 retry_after: RETRY_AFTER_BUSY,
                 cause: error.to_string(),

@@ -26,6 +26,8 @@ pub fn wire_metrics(state: AppState, matched: Matched) -> BoxedFilter<(Response,
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 pub fn metrics(state: AppState) -> Response {
-    let body = state.metrics.render(state.db.pool_status());
+    let body = state
+        .metrics
+        .render(state.db.pool_status(), state.db.reads_in_flight());
     warp::reply::with_header(body, header::CONTENT_TYPE, TEXT_FORMAT).into_response()
 }

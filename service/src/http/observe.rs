@@ -4,56 +4,47 @@ use std::time::Instant;
 
 use tracing::{error, info, warn};
 use uuid::Uuid;
-use warp::Filter;
-use warp::filters::BoxedFilter;
-use warp::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use warp::http::{HeaderName, HeaderValue, Method, Request, Uri};
 use warp::reply::Response;
 
 use super::error::InternalCause;
-use super::routes;
 use super::state::AppState;
-use crate::metrics::{InFlight, Metrics};
+use crate::metrics::InFlight;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Names the pod that served the response, so load spreading can be seen from outside.
 pub const SERVED_BY_HEADER: HeaderName = HeaderName::from_static("x-served-by");
 
-struct RequestContext {
+/// One request, from its arrival to its answer: started when it arrives, finished with the
+/// response it gets, whatever route (or none) answered it.
+pub struct Observation {
     started: Instant,
     method: Method,
-    path: warp::path::FullPath,
+    path: Uri,
     request_id: String,
-    metrics: Metrics,
-    served_by: HeaderValue,
     _in_flight: InFlight,
 }
 
-pub fn observed(state: AppState, routes: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
-    // Pod names are DNS labels, always valid header values; the fallback is for odd host names.
-    let served_by =
-        HeaderValue::from_str(&state.pod_name).unwrap_or(HeaderValue::from_static("unknown"));
-    let client_request_id = warp::header::optional::<String>("x-request-id")
-        .or(warp::any().map(|| None))
-        .unify();
-    warp::method()
-        .and(warp::path::full())
-        .and(client_request_id)
-        .map(
-            move |method, path, request_id: Option<String>| RequestContext {
-                started: Instant::now(),
-                method,
-                path,
-                request_id: request_id
-                    .filter(|id| is_acceptable_request_id(id))
-                    .unwrap_or_else(|| Uuid::new_v4().to_string()),
-                metrics: state.metrics.clone(),
-                served_by: served_by.clone(),
-                _in_flight: state.metrics.track_in_flight(),
-            },
-        )
-        .and(routes)
-        .map(|context: RequestContext, response: Response| context.finish(response))
-        .boxed()
+impl Observation {
+    pub fn start<B>(state: &AppState, request: &Request<B>) -> Observation {
+        let request_id = request
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| is_acceptable_request_id(id))
+            .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+        Observation {
+            started: Instant::now(),
+            method: request.method().clone(),
+            path: request.uri().clone(),
+            request_id,
+            _in_flight: state.metrics.track_in_flight(),
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        self.path.path()
+    }
 }
 
 /// A client's id is kept if it is short and plain, so it can't forge log lines or bloat them.
@@ -64,31 +55,25 @@ fn is_acceptable_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-impl RequestContext {
-    fn finish(self, mut response: Response) -> Response {
+impl Observation {
+    /// Counts and logs the request, labelled with its route's template, and adds the headers
+    /// every answer carries.
+    pub fn finish(self, state: &AppState, route: &'static str, mut response: Response) -> Response {
         let elapsed = self.started.elapsed();
-        let route = routes::template(self.path.as_str());
         let status = response.status();
-        self.metrics
+        state
+            .metrics
             .observe_request(&self.method, route, status, elapsed);
 
         let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
-        headers.insert(SERVED_BY_HEADER, self.served_by);
-        // RFC 9110 15.5.6: a 405 says which methods the resource does support.
-        if status == StatusCode::METHOD_NOT_ALLOWED
-            && let Ok(allow) =
-                HeaderValue::from_str(&routes::allowed_methods(self.path.as_str()).join(", "))
-        {
-            headers.insert(header::ALLOW, allow);
-        }
+        headers.insert(SERVED_BY_HEADER, state.served_by.clone());
 
         let cause = response.extensions_mut().remove::<InternalCause>();
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
-        let (method, path, request_id) =
-            (self.method.as_str(), self.path.as_str(), &self.request_id);
+        let (method, path, request_id) = (self.method.as_str(), self.path.path(), &self.request_id);
         let status = status.as_u16();
         match cause {
             Some(InternalCause(cause)) if status >= 500 && status != 503 => error!(

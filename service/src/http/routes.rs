@@ -1,11 +1,11 @@
 //! Every route the service serves, declared once.
 //!
 //! A documented route is declared by its handler's `#[utoipa::path]` attribute: method, path
-//! template and docs together. This table pairs each with the function that wires its
-//! extractors, and everything else is derived from it: the warp filter that matches the path
-//! and method, the `route` label of the metrics and logs (never the raw path, so a client
-//! cannot create label values), the `Allow` header of a 405, and the paths of the OpenAPI
-//! document.
+//! template and docs together. This table pairs each with the function that wires its warp
+//! extractors, and everything else is derived from it: which route a request goes to
+//! ([`resolve`], one pass over the table per request), the `route` label of the metrics and
+//! logs (never the raw path, so a client cannot create label values), the `Allow` header of a
+//! 405, and the paths of the OpenAPI document.
 
 use std::sync::LazyLock;
 
@@ -14,7 +14,6 @@ use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::Method;
-use warp::path::FullPath;
 use warp::reply::Response;
 
 use super::extract::{Captures, Matched};
@@ -44,18 +43,19 @@ pub struct Docs {
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
+    // Tried in this order; the tasks routes, which carry the traffic, come first.
     vec![
+        documented::<tasks::__path_list_tasks>(TASKS, tasks::wire_list),
+        documented::<tasks::__path_create_task>(TASKS, tasks::wire_create),
+        documented::<tasks::__path_get_task>(TASKS, tasks::wire_get),
+        documented::<tasks::__path_update_task>(TASKS, tasks::wire_update),
+        documented::<tasks::__path_delete_task>(TASKS, tasks::wire_delete),
         documented::<health::__path_health>(HEALTH, health::wire_health),
         undocumented(Method::HEAD, "/api/health", health::wire_health),
         documented::<health::__path_live>(HEALTH, health::wire_live),
         undocumented(Method::HEAD, "/api/health/live", health::wire_live),
         documented::<health::__path_ready>(HEALTH, health::wire_ready),
         undocumented(Method::HEAD, "/api/health/ready", health::wire_ready),
-        documented::<tasks::__path_list_tasks>(TASKS, tasks::wire_list),
-        documented::<tasks::__path_create_task>(TASKS, tasks::wire_create),
-        documented::<tasks::__path_get_task>(TASKS, tasks::wire_get),
-        documented::<tasks::__path_update_task>(TASKS, tasks::wire_update),
-        documented::<tasks::__path_delete_task>(TASKS, tasks::wire_delete),
         documented::<metrics::__path_metrics>(OPERATIONS, metrics::wire_metrics),
         undocumented(Method::GET, "/openapi.json", docs::wire_openapi),
         undocumented(Method::GET, "/docs", docs::wire_index),
@@ -116,46 +116,49 @@ fn http_method(method: &HttpMethod) -> Method {
 }
 
 impl Route {
-    /// The route as a warp filter: its path, then its method, then its handler. The path comes
-    /// first so that a path no route has is a 404, and a known path asked with another method
-    /// a 405.
+    /// The route's handler with its extractors, as a warp filter that always answers (its
+    /// rejections become JSON errors). It runs only for requests [`resolve`] sent to it, which
+    /// carry the path's segments as a [`Captures`] extension.
     pub fn filter(&self, state: AppState) -> BoxedFilter<(Response,)> {
-        let path = self.path;
-        let matched = warp::path::full()
-            .and_then(move |full: FullPath| async move {
-                captures(path, full.as_str()).ok_or_else(warp::reject::not_found)
-            })
-            .and(method_filter(&self.method))
-            .boxed();
+        let matched = warp::ext::get::<Captures>().boxed();
         (self.wiring)(state, matched)
+            .recover(super::error::recover)
+            .unify()
+            .boxed()
     }
 }
 
-fn method_filter(method: &Method) -> BoxedFilter<()> {
-    match *method {
-        Method::GET => warp::get().boxed(),
-        Method::HEAD => warp::head().boxed(),
-        Method::POST => warp::post().boxed(),
-        Method::PUT => warp::put().boxed(),
-        Method::PATCH => warp::patch().boxed(),
-        Method::DELETE => warp::delete().boxed(),
-        Method::OPTIONS => warp::options().boxed(),
-        ref other => panic!("no warp filter for the method {other} of the route table"),
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// To this route of [`all`], with the path's segments.
+    Route(usize, Captures),
+    /// The path is a route's, the method is not: 405 with the template's methods.
+    MethodNotAllowed(&'static str),
+    /// No route has this path: 404.
+    NotFound,
+}
+
+/// The route for `method` and `path`, found in one pass over the table.
+pub fn resolve(method: &Method, path: &str) -> Resolution {
+    let mut known_path = None;
+    for (index, route) in all().iter().enumerate() {
+        if known_path.is_some_and(|template| template != route.path) {
+            continue;
+        }
+        if !matches(route.path, path) {
+            continue;
+        }
+        if route.method == *method {
+            return Resolution::Route(index, captures(route.path, path));
+        }
+        known_path = Some(route.path);
     }
+    known_path.map_or(Resolution::NotFound, Resolution::MethodNotAllowed)
 }
 
-/// The route template `path` matches, e.g. `/api/tasks/{id}` for `/api/tasks/0191...`, or
-/// [`UNMATCHED_ROUTE`].
-pub fn template(path: &str) -> &'static str {
-    all()
-        .iter()
-        .find(|route| captures(route.path, path).is_some())
-        .map_or(UNMATCHED_ROUTE, |route| route.path)
-}
-
-/// The methods served at `path`'s template, for an `Allow` header; empty if no route has it.
-pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    let template = template(path);
+/// The methods served at `template`, for an `Allow` header.
+pub fn allowed_methods(template: &str) -> Vec<&'static str> {
     all()
         .iter()
         .filter(|route| route.path == template)
@@ -163,32 +166,41 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The `{...}` segments of `path` if it matches `template`. One trailing slash is ignored (as
-/// warp's own path filters do); `{id}` segments must be UUIDs, any other `{...}` any non-empty
-/// segment.
-fn captures(template: &str, path: &str) -> Option<Captures> {
-    let path = match path.strip_suffix('/') {
+/// `path` without one trailing slash, which warp's own path filters ignore too.
+fn trimmed(path: &str) -> &str {
+    match path.strip_suffix('/') {
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,
-    };
+    }
+}
+
+/// Whether `path` matches `template`: `{id}` segments must be UUIDs, any other `{...}` any
+/// non-empty segment, everything else itself.
+fn matches(template: &str, path: &str) -> bool {
     let mut wanted = template.split('/');
-    let mut actual = path.split('/');
-    let mut captured = Vec::new();
+    let mut actual = trimmed(path).split('/');
     loop {
         match (wanted.next(), actual.next()) {
-            (None, None) => return Some(Captures::new(captured)),
-            (Some("{id}"), Some(segment)) if Uuid::try_parse(segment).is_ok() => {
-                captured.push(segment.to_owned());
-            }
+            (None, None) => return true,
+            (Some("{id}"), Some(segment)) if Uuid::try_parse(segment).is_ok() => {}
             (Some(name), Some(segment))
-                if name.starts_with('{') && name != "{id}" && !segment.is_empty() =>
-            {
-                captured.push(segment.to_owned());
-            }
+                if name.starts_with('{') && name != "{id}" && !segment.is_empty() => {}
             (Some(name), Some(segment)) if name == segment && !name.starts_with('{') => {}
-            _ => return None,
+            _ => return false,
         }
     }
+}
+
+/// The `{...}` segments of a `path` that [`matches`] `template`.
+fn captures(template: &str, path: &str) -> Captures {
+    Captures::new(
+        template
+            .split('/')
+            .zip(trimmed(path).split('/'))
+            .filter(|(name, _)| name.starts_with('{'))
+            .map(|(_, segment)| segment.to_owned())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -196,6 +208,15 @@ mod tests {
     use super::*;
 
     const ID: &str = "0191d1c4-3f7e-7cc1-8d1e-3a4b5c6d7e8f";
+
+    /// The template a GET of `path` is labelled with.
+    fn template(path: &str) -> &'static str {
+        match resolve(&Method::GET, path) {
+            Resolution::Route(index, _) => all()[index].path,
+            Resolution::MethodNotAllowed(template) => template,
+            Resolution::NotFound => UNMATCHED_ROUTE,
+        }
+    }
 
     #[test]
     fn paths_map_to_their_templates() {
@@ -211,17 +232,42 @@ mod tests {
 
     #[test]
     fn captures_are_the_placeholder_segments_in_order() {
-        let captured = captures("/api/tasks/{id}", &format!("/api/tasks/{ID}/")).unwrap();
+        let path = format!("/api/tasks/{ID}/");
+        assert!(matches("/api/tasks/{id}", &path));
+        assert_eq!(captures("/api/tasks/{id}", &path).get(0), Some(ID));
+        assert!(!matches("/api/tasks/{id}", "/api/tasks/"));
+        assert!(!matches("/docs/{file}", "/docs//"));
+    }
+
+    #[test]
+    fn a_request_resolves_to_its_route_or_to_405_or_404() {
+        let get = Method::GET;
+        let Resolution::Route(index, captured) = resolve(&get, &format!("/api/tasks/{ID}")) else {
+            panic!("GET /api/tasks/{{id}} is a route");
+        };
+        assert_eq!(all()[index].path, "/api/tasks/{id}");
+        assert_eq!(all()[index].method, Method::GET);
         assert_eq!(captured.get(0), Some(ID));
-        assert!(captures("/api/tasks/{id}", "/api/tasks/").is_none());
-        assert!(captures("/docs/{file}", "/docs//").is_none());
+        assert_eq!(
+            resolve(&Method::PUT, "/api/tasks"),
+            Resolution::MethodNotAllowed("/api/tasks")
+        );
+        assert_eq!(
+            resolve(&get, "/api/tasks/not-a-task-id"),
+            Resolution::NotFound
+        );
+        assert_eq!(resolve(&get, "/nowhere"), Resolution::NotFound);
+        assert!(matches!(
+            resolve(&Method::HEAD, "/api/health"),
+            Resolution::Route(..)
+        ));
     }
 
     #[test]
     fn allowed_methods_list_every_route_of_a_template() {
         assert_eq!(allowed_methods("/api/tasks"), ["GET", "POST"]);
         assert_eq!(
-            allowed_methods(&format!("/api/tasks/{ID}")),
+            allowed_methods("/api/tasks/{id}"),
             ["GET", "PATCH", "DELETE"]
         );
         assert_eq!(allowed_methods("/api/health"), ["GET", "HEAD"]);
@@ -238,7 +284,6 @@ mod tests {
                 route.method,
                 route.path
             );
-            let _ = method_filter(&route.method);
             assert!(route.path.starts_with('/'), "{}", route.path);
         }
     }

@@ -38,7 +38,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{debug, error, warn};
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use super::error::ApiError;
@@ -104,9 +103,9 @@ pub fn raise_open_file_limit(max_connections: usize) -> Result<(), String> {
 
 /// Serves `routes` on `listener` until `drain` resolves, then stops accepting and returns once
 /// every connection has closed. The caller bounds that wait with its grace period.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
-    routes: BoxedFilter<(Response,)>,
+    handler: Arc<H>,
     limits: HttpLimits,
     metrics: Metrics,
     drain: impl Future<Output = ()>,
@@ -147,7 +146,7 @@ pub async fn serve(
                 peak_open.fetch_max(open, Ordering::Relaxed);
                 let connection = ServedConnection {
                     http: http.clone(),
-                    routes: routes.clone(),
+                    handler: handler.clone(),
                     limits,
                     drain: drain_watch.clone(),
                     metrics: metrics.clone(),
@@ -234,24 +233,32 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
-struct ServedConnection {
+/// What answers the requests: the API, or a stand-in in tests.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: hyper::Request<Incoming>) -> impl Future<Output = Response> + Send;
+}
+
+struct ServedConnection<H> {
     http: http1::Builder,
-    routes: BoxedFilter<(Response,)>,
+    handler: Arc<H>,
     limits: HttpLimits,
     drain: watch::Receiver<bool>,
     metrics: Metrics,
 }
 
-impl ServedConnection {
+impl<H: Handler> ServedConnection<H> {
     async fn run(mut self, stream: TcpStream) {
         let _open = self.metrics.connection_opened();
         let _ = stream.set_nodelay(true);
+        if *self.drain.borrow() {
+            return;
+        }
         let activity = Arc::new(Activity::new());
         let service = {
             let activity = activity.clone();
-            let routes = self.routes.clone();
+            let handler = self.handler.clone();
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                handle(routes.clone(), request, activity.clone())
+                handle(handler.clone(), request, activity.clone())
             })
         };
         let io = WatchedIo {
@@ -260,51 +267,57 @@ impl ServedConnection {
         };
         let connection = self.http.serve_connection(TokioIo::new(io), service);
         let mut connection = std::pin::pin!(connection);
-        let mut check_at = Instant::now() + self.limits.idle_timeout;
-        let mut draining = *self.drain.borrow();
-        if draining {
-            return;
-        }
+        let limits = self.limits;
+        let mut deadline = Instant::now() + limits.idle_timeout;
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(deadline));
+        let mut drain = std::pin::pin!(self.drain.changed());
+        let mut draining = false;
 
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        // Clients hanging up, header timeouts and malformed requests land here:
-                        // the client's business, not an operator's.
-                        debug!(error = %error, "connection ended with an error");
-                    }
-                    return;
+        // One poll function rather than select!: the timer is re-armed only when a deadline
+        // comes earlier than the one it is set for (a request head has started), so a request
+        // on a busy connection costs no extra wake-up or timer.
+        std::future::poll_fn(|cx| {
+            if !draining && drain.as_mut().poll(cx).is_ready() {
+                draining = true;
+                if activity.in_flight() == 0 {
+                    return Poll::Ready(());
                 }
-                () = tokio::time::sleep_until(check_at) => {
-                    match activity.verdict(&self.limits) {
-                        Verdict::Close => return,
-                        Verdict::CheckAgainAt(at) => check_at = at,
-                    }
+                // Answer the request in flight, then close.
+                connection.as_mut().graceful_shutdown();
+            }
+            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                if let Err(error) = result {
+                    // Clients hanging up, header timeouts and malformed requests land here:
+                    // the client's business, not an operator's.
+                    debug!(error = %error, "connection ended with an error");
                 }
-                // A head has started: its (shorter) header-read deadline applies from now on.
-                () = activity.head_started.notified() => {
-                    if let Verdict::CheckAgainAt(at) = activity.verdict(&self.limits) {
-                        check_at = check_at.min(at);
+                return Poll::Ready(());
+            }
+            if let Some(head_deadline) = activity.head_deadline(&limits)
+                && head_deadline < deadline
+            {
+                deadline = head_deadline;
+                timer.as_mut().reset(deadline);
+            }
+            while timer.as_mut().poll(cx).is_ready() {
+                match activity.verdict(&limits) {
+                    Verdict::Close => return Poll::Ready(()),
+                    Verdict::CheckAgainAt(at) => {
+                        deadline = at;
+                        timer.as_mut().reset(deadline);
                     }
-                }
-                changed = self.drain.changed(), if !draining => {
-                    draining = true;
-                    if changed.is_err() || activity.in_flight() == 0 {
-                        return;
-                    }
-                    // Answer the request in flight, then close.
-                    connection.as_mut().graceful_shutdown();
                 }
             }
-        }
+            Poll::Pending
+        })
+        .await;
     }
 }
 
-/// Runs one request through the routes, keeping `activity` up to date and turning a panic into
+/// Runs one request through the handler, keeping `activity` up to date and turning a panic into
 /// a 500.
-async fn handle(
-    routes: BoxedFilter<(Response,)>,
+async fn handle<H: Handler>(
+    handler: Arc<H>,
     request: hyper::Request<Incoming>,
     activity: Arc<Activity>,
 ) -> Result<
@@ -312,7 +325,7 @@ async fn handle(
     Infallible,
 > {
     let guard = activity.begin();
-    let response = match AssertUnwindSafe(call(warp::service(routes), request))
+    let response = match AssertUnwindSafe(handler.handle(request))
         .catch_unwind()
         .await
     {
@@ -327,16 +340,6 @@ async fn handle(
         inner,
         _guard: guard,
     }))
-}
-
-async fn call<S>(mut service: S, request: hyper::Request<Incoming>) -> Response
-where
-    S: tower_service::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>,
-{
-    match service.call(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
 }
 
 /// A response body that counts its request as in flight until hyper has written it out (or the
@@ -426,8 +429,6 @@ struct Activity {
     changed_ms: AtomicU64,
     /// When the first byte of the next request arrived; [`NO_HEAD`] while none has.
     head_started_ms: AtomicU64,
-    /// Wakes the connection's timer when a head starts.
-    head_started: tokio::sync::Notify,
 }
 
 const NO_HEAD: u64 = u64::MAX;
@@ -445,7 +446,6 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             changed_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(NO_HEAD),
-            head_started: tokio::sync::Notify::new(),
         }
     }
 
@@ -464,7 +464,6 @@ impl Activity {
     fn bytes_received(&self) {
         if self.in_flight() == 0 && self.head_started_ms.load(Ordering::Relaxed) == NO_HEAD {
             self.head_started_ms.store(self.now_ms(), Ordering::Release);
-            self.head_started.notify_one();
         }
     }
 
@@ -478,6 +477,15 @@ impl Activity {
     fn end(&self) {
         self.changed_ms.store(self.now_ms(), Ordering::Release);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// When a head that has started, and is not yet complete, must be.
+    fn head_deadline(&self, limits: &HttpLimits) -> Option<Instant> {
+        match self.head_started_ms.load(Ordering::Acquire) {
+            NO_HEAD => None,
+            _ if self.in_flight() > 0 => None,
+            started => Some(self.at(started) + limits.header_read_timeout),
+        }
     }
 
     fn verdict(&self, limits: &HttpLimits) -> Verdict {
@@ -536,19 +544,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
-        use warp::Filter;
-        let routes = warp::path("boom")
-            .map(|| -> &'static str { panic!("handler bug") })
-            .or(warp::path("fine").map(|| "fine"))
-            .unify()
-            .map(|reply: &'static str| reply.into_response())
-            .boxed();
+        struct Panicky;
+        impl Handler for Panicky {
+            async fn handle(&self, request: hyper::Request<Incoming>) -> Response {
+                if request.uri().path() == "/boom" {
+                    panic!("handler bug");
+                }
+                "fine".into_response()
+            }
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(
             listener,
-            routes,
+            Arc::new(Panicky),
             LIMITS,
             Metrics::new("test"),
             async {

@@ -1,7 +1,10 @@
-//! AppState: what every handler may use, cheap to clone into each request.
+//! AppState: what every handler may use, shared by all requests (a clone is one reference count).
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use warp::http::HeaderValue;
 
 use crate::auth::Authenticator;
 use crate::db::Database;
@@ -9,15 +12,33 @@ use crate::metrics::Metrics;
 use crate::store::TaskStore;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: Database,
     pub tasks: TaskStore,
     pub auth: Arc<Authenticator>,
     pub metrics: Metrics,
     pub lifecycle: Lifecycle,
     pub pod_name: Arc<str>,
+    /// `X-Served-By` of every answer: the pod name as a header value.
+    pub served_by: HeaderValue,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Whether the process has been asked to stop; readiness reports 503 from that moment on.

@@ -128,3 +128,107 @@ fn unknown_arguments_print_usage_and_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("usage"));
 }
+
+/// The claims of a token, decoded without checking it (the service checks it).
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn mint(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = backend();
+    command.arg("token").args(args).envs(env.iter().copied());
+    command.output().unwrap()
+}
+
+#[tokio::test]
+async fn token_subcommand_prints_only_a_token_the_service_accepts() {
+    let app = TestApp::spawn().await;
+    let output =
+        tokio::task::spawn_blocking(|| mint(&["dev-user"], &[("BETTER_AUTH_SECRET", SECRET)]))
+            .await
+            .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "only the token: {stdout}");
+    let token = stdout.trim();
+    let created = app.create_task(token, "minted by backend token").await;
+    assert_eq!(created["title"], "minted by backend token");
+    let claims = claims(token);
+    assert_eq!(claims["sub"], "dev-user");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        3600,
+        "one hour by default"
+    );
+}
+
+#[tokio::test]
+async fn token_ttl_and_the_configured_issuer_and_audience_are_in_the_token() {
+    let app = TestApp::spawn_with(&[
+        ("JWT_ISSUER", "https://todo.example.com"),
+        ("JWT_AUDIENCE", "https://todo.example.com"),
+    ])
+    .await;
+    let output = tokio::task::spawn_blocking(|| {
+        mint(
+            &["dev-user", "--ttl", "90s"],
+            &[
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("JWT_ISSUER", "https://todo.example.com"),
+                ("JWT_AUDIENCE", "https://todo.example.com"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let claims = claims(&token);
+    let now = testkit::jwt::now() as u64;
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(exp - iat, 90, "expires when --ttl says");
+    assert!(iat.abs_diff(now) <= 5, "issued now");
+    assert_eq!(claims["iss"], "https://todo.example.com");
+    let response = app.get("/api/tasks", Some(&token)).await;
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+}
+
+#[test]
+fn token_without_a_usable_secret_fails_as_start_up_does() {
+    for env in [vec![], vec![("BETTER_AUTH_SECRET", "short-secret")]] {
+        let token = mint(&["dev-user"], &env);
+        let start = backend()
+            .envs(env.iter().copied())
+            .env("DATABASE_URL", "postgres://app@127.0.0.1:1/app")
+            .output()
+            .unwrap();
+        assert_eq!(token.status.code(), Some(78), "{env:?}");
+        assert_eq!(
+            token.stderr, start.stderr,
+            "the same message as start-up: {env:?}"
+        );
+        assert!(token.stdout.is_empty());
+        assert!(!String::from_utf8_lossy(&token.stderr).contains("short-secret"));
+    }
+}
+
+#[test]
+fn token_refuses_a_bad_subject_or_ttl() {
+    for args in [
+        vec!["bad\nuser"],
+        vec!["dev-user", "--ttl", "soon"],
+        vec!["dev-user", "--ttl", "0s"],
+    ] {
+        let output = mint(&args, &[("BETTER_AUTH_SECRET", SECRET)]);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty());
+    }
+}

@@ -331,19 +331,24 @@ async fn sigterm_under_load_completes_every_accepted_request() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn more_slow_requests_than_the_pool_holds_get_fast_503s() {
+/// Sends ten requests at once while every query on `tasks` is blocked by the test's table
+/// lock; `held` of them take the connections (or places) the service has, the others must get
+/// fast 503s. Once the lock goes, the held ones are answered 200 (201) and the service serves
+/// normally again.
+async fn more_slow_requests_than_the_limit_get_fast_503s(
+    settings: &[(&str, &str)],
+    held: usize,
+    request: impl Fn(&reqwest::Client, &str, &str) -> reqwest::RequestBuilder,
+    success: StatusCode,
+) {
     let database_url = testkit::postgres::fresh_database().await.unwrap();
-    let service = ServiceProcess::start(
-        &database_url,
-        &[
-            ("DB_POOL_SIZE", "2"),
-            ("DB_POOL_TIMEOUT_MS", "300"),
-            ("DB_STATEMENT_TIMEOUT_MS", "20000"),
-        ],
-    )
-    .await;
-    let id = create_tasks(&service.base, 1).await[0];
+    let mut settings = settings.to_vec();
+    settings.extend([
+        ("DB_POOL_TIMEOUT_MS", "300"),
+        ("DB_STATEMENT_TIMEOUT_MS", "20000"),
+    ]);
+    let service = ServiceProcess::start(&database_url, &settings).await;
+    let id = create_tasks(&service.base, 1).await[0].to_string();
     let token = testkit::jwt::mint(SECRET, "traffic", 600);
 
     let mut locker = connect(&database_url).await;
@@ -355,9 +360,7 @@ async fn more_slow_requests_than_the_pool_holds_get_fast_503s() {
     let client = reqwest::Client::new();
     let requests: Vec<_> = (0..10)
         .map(|_| {
-            let request = client
-                .get(service.url(&format!("/api/tasks/{id}")))
-                .bearer_auth(&token);
+            let request = request(&client, &service.base, &id).bearer_auth(&token);
             tokio::spawn(async move {
                 let started = Instant::now();
                 let response = request.send().await.unwrap();
@@ -366,17 +369,17 @@ async fn more_slow_requests_than_the_pool_holds_get_fast_503s() {
         })
         .collect();
 
-    // Health has a connection of its own, so a saturated pool does not make the pod unready.
+    // Health has a connection of its own, so a saturated service does not make the pod unready.
     assert_eq!(health_status(&service.base).await, Some(StatusCode::OK));
 
-    // Eight requests find no free connection and are answered within the pool timeout.
+    let rejected_count = 10 - held;
     testkit::wait::until(
-        "8 of 10 requests to be answered",
+        &format!("{rejected_count} of 10 requests to be answered"),
         Duration::from_secs(3),
         Duration::from_millis(10),
         || {
             let finished = requests.iter().filter(|r| r.is_finished()).count();
-            async move { (finished >= 8).then_some(()) }
+            async move { (finished >= rejected_count).then_some(()) }
         },
     )
     .await
@@ -388,10 +391,10 @@ async fn more_slow_requests_than_the_pool_holds_get_fast_503s() {
     }
     assert_eq!(
         pending.len(),
-        2,
-        "two requests hold the two pooled connections"
+        held,
+        "requests held by the service's capacity"
     );
-    assert_eq!(rejected.len(), 8);
+    assert_eq!(rejected.len(), rejected_count);
     for (status, took) in &rejected {
         assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(
@@ -403,15 +406,40 @@ async fn more_slow_requests_than_the_pool_holds_get_fast_503s() {
     lock.rollback().await.unwrap();
     for request in pending {
         let (status, _) = request.await.unwrap();
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(status, success);
     }
     for _ in 0..10 {
-        let response = client
-            .get(service.url(&format!("/api/tasks/{id}")))
+        let response = request(&client, &service.base, &id)
             .bearer_auth(&token)
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.status(), success);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_slow_reads_than_the_read_limit_get_fast_503s() {
+    more_slow_requests_than_the_limit_get_fast_503s(
+        &[("DB_MAX_READS_IN_FLIGHT", "2")],
+        2,
+        |client, base, id| client.get(format!("{base}/api/tasks/{id}")),
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_slow_writes_than_the_pool_holds_get_fast_503s() {
+    more_slow_requests_than_the_limit_get_fast_503s(
+        &[("DB_POOL_SIZE", "2")],
+        2,
+        |client, base, _| {
+            client
+                .post(format!("{base}/api/tasks"))
+                .json(&json!({"title": "held"}))
+        },
+        StatusCode::CREATED,
+    )
+    .await;
 }

@@ -1,0 +1,249 @@
+//! Connections shared by concurrent requests, for single-statement reads.
+//!
+//! A pooled connection serves one request at a time: every query is its own write to the socket
+//! and its own read, and the database wakes once per query. tokio-postgres lets many tasks send
+//! queries on one client at once and pipelines them: the queries of every request waiting at
+//! that moment leave in one write, and their results come back in one read. Reads (get by id, a
+//! page of the list) go through a few shared connections; writes keep exclusive pooled
+//! connections, since a write can wait on a row lock and would hold up every read queued behind
+//! it on a shared connection.
+//!
+//! What bounds the load: at most [`SharedConfig::max_queries`] reads are in flight on the shared
+//! connections together; a read that finds no place within the wait timeout gets
+//! [`DbError::Busy`] (503), so overload gives fast answers rather than a queue. Each shared
+//! connection has a task of its own that replaces it as soon as it breaks, retrying with a
+//! growing pause (up to [`MAX_RECONNECT_PAUSE`]) while the database is away; meanwhile reads use
+//! the connections that are open, and with none open an exclusive pooled connection, so reads
+//! recover from an outage as soon as writes do.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, oneshot};
+use tokio_postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
+use tracing::{info, warn};
+
+use super::DbError;
+
+const FIRST_RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+/// Longest pause between attempts to replace a broken shared connection: the service is back
+/// within about this long after the database is.
+const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// How many shared connections, and how many reads they carry at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedConfig {
+    pub connections: usize,
+    pub max_queries: usize,
+}
+
+pub(super) struct SharedConnections {
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+    queries: Arc<Semaphore>,
+    max_queries: usize,
+    wait: Duration,
+    opener: Opener,
+    closed: AtomicBool,
+}
+
+/// What it takes to open one shared connection: the driver's settings, TLS, and the session
+/// setting every connection of the service carries.
+#[derive(Clone)]
+pub(super) struct Opener {
+    pub driver_config: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub statement_timeout: Duration,
+}
+
+/// Resolves when its connection has ended.
+type Ended = oneshot::Receiver<()>;
+
+impl Opener {
+    async fn open(&self) -> Result<(Arc<Shared>, Ended), tokio_postgres::Error> {
+        let (client, connection) = self.driver_config.connect(self.tls.clone()).await?;
+        let (ended, ended_watch) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = connection.await;
+            let _ = ended.send(());
+        });
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}",
+                self.statement_timeout.as_millis()
+            ))
+            .await?;
+        let shared = Arc::new(Shared {
+            client,
+            statements: Mutex::new(HashMap::new()),
+        });
+        Ok((shared, ended_watch))
+    }
+}
+
+/// A read's place among those in flight, and the shared connection to use: none when none is
+/// open (the database is away, or they are being replaced).
+pub(super) struct Turn {
+    _place: tokio::sync::OwnedSemaphorePermit,
+    pub connection: Option<Arc<Shared>>,
+}
+
+/// One shared connection and the statements prepared on it.
+pub(super) struct Shared {
+    pub client: Client,
+    statements: Mutex<HashMap<&'static str, Statement>>,
+}
+
+impl Shared {
+    /// `sql` prepared on this connection: once, then from the cache.
+    pub async fn statement(&self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(statement) = self
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql)
+        {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).await?;
+        self.statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    /// None while the connection is being replaced.
+    current: RwLock<Option<Arc<Shared>>>,
+}
+
+impl Slot {
+    fn open_connection(&self) -> Option<Arc<Shared>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|shared| !shared.client.is_closed())
+    }
+
+    fn set(&self, shared: Option<Arc<Shared>>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = shared;
+    }
+}
+
+impl SharedConnections {
+    /// Opens every shared connection; the first failure is the caller's to report.
+    pub(super) async fn open(
+        config: SharedConfig,
+        wait: Duration,
+        opener: Opener,
+    ) -> Result<Arc<SharedConnections>, tokio_postgres::Error> {
+        let mut slots = Vec::with_capacity(config.connections);
+        let mut ends = Vec::with_capacity(config.connections);
+        for _ in 0..config.connections {
+            let (shared, ended) = opener.open().await?;
+            let slot = Slot::default();
+            slot.set(Some(shared));
+            slots.push(slot);
+            ends.push(ended);
+        }
+        let connections = Arc::new(SharedConnections {
+            slots,
+            next: AtomicUsize::new(0),
+            queries: Arc::new(Semaphore::new(config.max_queries)),
+            max_queries: config.max_queries,
+            wait,
+            opener,
+            closed: AtomicBool::new(false),
+        });
+        for (slot, ended) in ends.into_iter().enumerate() {
+            tokio::spawn(keep_open(Arc::downgrade(&connections), slot, ended));
+        }
+        Ok(connections)
+    }
+
+    /// Reads in flight on the shared connections.
+    pub(super) fn queries_in_flight(&self) -> usize {
+        self.max_queries - self.queries.available_permits()
+    }
+
+    pub(super) fn max_queries(&self) -> usize {
+        self.max_queries
+    }
+
+    /// A place among the reads in flight (or [`DbError::Busy`] after the wait timeout), on the
+    /// next open shared connection in turn if there is one.
+    pub(super) async fn turn(&self) -> Result<Turn, DbError> {
+        let permit = self.place().await?;
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let connection = (0..self.slots.len())
+            .map(|offset| (start + offset) % self.slots.len())
+            .find_map(|slot| self.slots[slot].open_connection());
+        Ok(Turn {
+            _place: permit,
+            connection,
+        })
+    }
+
+    async fn place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, DbError> {
+        // Without a timer when a place is free, as it almost always is.
+        let permit = match self.queries.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                match tokio::time::timeout(self.wait, self.queries.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => {
+                        return Err(DbError::Unavailable("the database is closing".into()));
+                    }
+                    Err(_) => return Err(DbError::Busy(self.wait)),
+                }
+            }
+        };
+        Ok(permit)
+    }
+    /// Closes every shared connection: reads that follow fail at once.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.queries.close();
+        for slot in &self.slots {
+            slot.set(None);
+        }
+    }
+}
+
+/// Replaces the connection of `slot` each time it ends, until the connections are closed or
+/// gone.
+async fn keep_open(connections: Weak<SharedConnections>, slot: usize, mut ended: Ended) {
+    loop {
+        let _ = (&mut ended).await;
+        let mut pause = FIRST_RECONNECT_PAUSE;
+        ended = loop {
+            let Some(this) = connections.upgrade() else {
+                return;
+            };
+            if this.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            this.slots[slot].set(None);
+            match this.opener.open().await {
+                Ok((shared, ended)) => {
+                    this.slots[slot].set(Some(shared));
+                    info!(slot, "shared database connection replaced");
+                    break ended;
+                }
+                Err(error) => {
+                    warn!(slot, error = %error, "replacing a shared database connection failed");
+                }
+            }
+            drop(this);
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
+        };
+    }
+}
