@@ -1,6 +1,7 @@
 //! The database: a connection pool for requests, a separate connection for health checks
 //! ([`health`]), and the start-up sequence (connect, retry within a deadline, migrate).
 
+mod error;
 mod health;
 mod migrations;
 mod shared;
@@ -16,11 +17,11 @@ use deadpool_postgres::{
 };
 use tokio::time::{Instant, timeout};
 use tokio_postgres::Row;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
+pub use self::error::DbError;
 use self::health::HealthConnection;
 pub use self::migrations::MIGRATION_LOCK_KEY;
 pub use self::shared::SharedConfig;
@@ -47,42 +48,6 @@ pub struct DatabaseConfig {
 
 /// A pooled connection.
 pub type Connection = deadpool_postgres::Object;
-
-/// Why a database operation failed, as far as the HTTP edge needs to know.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// The database cannot be reached or is refusing work; retrying later may succeed.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Every pooled connection (or every place for a read on the shared connections) stayed
-    /// taken for the whole wait timeout.
-    #[error("no database connection became free within {0:?}")]
-    Busy(Duration),
-    /// Anything else: a bug or a schema mismatch.
-    #[error("database error: {0}")]
-    Query(tokio_postgres::Error),
-}
-
-impl From<tokio_postgres::Error> for DbError {
-    fn from(error: tokio_postgres::Error) -> DbError {
-        let transient = error.is_closed()
-            || error.code().is_some_and(|code| {
-                code.code().starts_with("08") // connection exception
-                    || *code == SqlState::ADMIN_SHUTDOWN
-                    || *code == SqlState::CRASH_SHUTDOWN
-                    || *code == SqlState::CANNOT_CONNECT_NOW
-                    || *code == SqlState::TOO_MANY_CONNECTIONS
-                    || *code == SqlState::QUERY_CANCELED // statement_timeout
-            })
-            || std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<std::io::Error>());
-        if transient {
-            DbError::Unavailable(error.to_string())
-        } else {
-            DbError::Query(error)
-        }
-    }
-}
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

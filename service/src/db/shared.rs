@@ -26,7 +26,7 @@ use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
-use super::DbError;
+use super::error::DbError;
 
 const FIRST_RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 /// Longest pause between attempts to replace a broken shared connection: the service is back
