@@ -179,6 +179,8 @@ pub struct ServiceProcess {
     child: Child,
     pub base: String,
     logs: Arc<Mutex<Vec<String>>>,
+    /// Reads stdout until the process closes it; joined on exit so `logs` then holds every line.
+    log_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ServiceProcess {
@@ -210,7 +212,7 @@ impl ServiceProcess {
         let (port_sender, port_receiver) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
         let collected = logs.clone();
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(event) = serde_json::from_str::<Value>(&line)
                     && event["message"] == "listening"
@@ -232,6 +234,7 @@ impl ServiceProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
             logs,
+            log_reader: Some(log_reader),
         }
     }
 
@@ -247,10 +250,11 @@ impl ServiceProcess {
         .expect("SIGTERM delivered");
     }
 
-    /// Waits for the process to exit, failing the test after `within`.
+    /// Waits for the process to exit, failing the test after `within`, and for its last log
+    /// lines to be read.
     pub async fn wait_for_exit(&mut self, within: Duration) -> ExitStatus {
         let child = &mut self.child;
-        testkit::wait::until(
+        let status = testkit::wait::until(
             "the backend process to exit",
             within,
             Duration::from_millis(20),
@@ -260,7 +264,14 @@ impl ServiceProcess {
             },
         )
         .await
-        .expect("process exit")
+        .expect("process exit");
+        if let Some(reader) = self.log_reader.take() {
+            tokio::task::spawn_blocking(move || reader.join())
+                .await
+                .expect("join")
+                .expect("the log reader ends at end of output");
+        }
+        status
     }
 
     /// The process's resident memory, from /proc.
