@@ -72,11 +72,12 @@ impl TaskStore {
 
     /// The count comes from `task_counts` (kept by trigger) in the same statement, so a page
     /// costs the same for a user with a thousand tasks as for one with a hundred thousand. On a
-    /// shared connection, like [`TaskStore::get`].
+    /// pooled connection: queued behind other pages on a shared one, its p99 grew by half
+    /// (`db/shared.rs`, bench/README.md).
     pub async fn list(&self, user: &UserId, limit: i64, offset: i64) -> Result<TaskPage, DbError> {
-        let rows = self
-            .db
-            .read(
+        let connection = self.db.acquire().await?;
+        let statement = connection
+            .prepare_cached(
                 "SELECT counts.total, page.id, page.title, page.description, page.completed,
                         page.created_at, page.updated_at
                  FROM task_counts AS counts
@@ -89,8 +90,10 @@ impl TaskStore {
                  ) AS page ON true
                  WHERE counts.user_id = $1
                  ORDER BY page.created_at DESC, page.id DESC",
-                &[&user.as_str(), &limit, &offset],
             )
+            .await?;
+        let rows = connection
+            .query(&statement, &[&user.as_str(), &limit, &offset])
             .await?;
         let total = rows.first().map_or(0, |row| row.get::<_, i64>("total"));
         let items = rows

@@ -3,10 +3,12 @@
 //! A pooled connection serves one request at a time: every query is its own write to the socket
 //! and its own read, and the database wakes once per query. tokio-postgres lets many tasks send
 //! queries on one client at once and pipelines them: the queries of every request waiting at
-//! that moment leave in one write, and their results come back in one read. Reads (get by id, a
-//! page of the list) go through a few shared connections; writes keep exclusive pooled
-//! connections, since a write can wait on a row lock and would hold up every read queued behind
-//! it on a shared connection.
+//! that moment leave in one write, and their results come back in one read. Point reads (get
+//! by id) go through a few shared connections. Writes keep exclusive pooled connections, since
+//! a write can wait on a row lock and would hold up every read queued behind it; so do list
+//! pages, whose execution, not their round trip, is most of their cost: queued behind each
+//! other on two shared connections they gained throughput but lost half again in p99 latency
+//! (bench/README.md).
 //!
 //! What bounds the load: at most [`SharedConfig::max_queries`] reads are in flight on the shared
 //! connections together; a read that finds no place within the wait timeout gets
