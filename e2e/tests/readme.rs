@@ -137,12 +137,7 @@ fn the_environment_table_matches_what_the_service_reads() {
         .split("\n\n")
         .nth(1)
         .unwrap();
-    let documented: BTreeSet<String> = table
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split('`').next())
-        .map(str::to_owned)
-        .collect();
+    let documented = first_cells(table);
     assert_eq!(
         documented, read,
         "README's variable table vs service/src/config.rs"
@@ -196,14 +191,19 @@ fn the_kind_table_lists_every_variable_of_kind_up_and_test_e2e() {
         .split("\n## ")
         .next()
         .unwrap();
-    let documented: BTreeSet<String> = section
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split('`').next())
-        .map(str::to_owned)
-        .collect();
+    let documented = first_cells(section);
     assert_eq!(
         documented, read,
         "README's Kind variables vs what the scripts read"
     );
+}
+
+/// The names in the first column of a Markdown table's rows, written as `code`.
+fn first_cells(table: &str) -> BTreeSet<String> {
+    table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(str::to_owned)
+        .collect()
 }

@@ -24,7 +24,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use crate::support::{defaults, render};
+use crate::support::{defaults, ports, render, tcp, template_labels};
 
 /// Every part's test: the Job, the workload it tests (kind, name) and that workload's port.
 const HOOKS: &[(&str, (&str, &str), i32)] = &[
@@ -80,14 +80,7 @@ fn pod_spec(job: &Job) -> PodSpec {
 }
 
 fn pod_labels(job: &Job) -> Labels {
-    job.spec
-        .clone()
-        .unwrap()
-        .template
-        .metadata
-        .unwrap()
-        .labels
-        .unwrap()
+    template_labels(&job.spec.clone().unwrap().template)
 }
 
 fn container(job: &Job) -> Container {
@@ -252,10 +245,6 @@ fn policy_of(manifests: &Manifests, job: &Job) -> NetworkPolicy {
     policies[0].clone()
 }
 
-fn tcp(port: i32) -> (String, IntOrString) {
-    ("TCP".to_owned(), IntOrString::Int(port))
-}
-
 fn peer_selects(peer: &NetworkPolicyPeer, labels: &Labels) -> bool {
     peer.namespace_selector.is_none()
         && peer.ip_block.is_none()
@@ -293,22 +282,11 @@ fn every_test_pod_may_reach_dns_and_the_port_of_its_part_only() {
         let egress = spec.egress.unwrap();
         assert_eq!(egress.len(), 2, "{name}: DNS and the target only");
         assert!(egress[0].to.is_none());
-        let dns: Vec<(String, IntOrString)> = egress[0]
-            .ports
-            .clone()
-            .unwrap()
-            .into_iter()
-            .map(|p| (p.protocol.unwrap(), p.port.unwrap()))
-            .collect();
-        assert_eq!(dns, [("UDP".to_owned(), IntOrString::Int(53)), tcp(53)]);
-        let ports: Vec<(String, IntOrString)> = egress[1]
-            .ports
-            .clone()
-            .unwrap()
-            .into_iter()
-            .map(|p| (p.protocol.unwrap(), p.port.unwrap()))
-            .collect();
-        assert_eq!(ports, [tcp(*port)], "{name}");
+        assert_eq!(
+            ports(&egress[0]),
+            [("UDP".to_owned(), IntOrString::Int(53)), tcp(53)]
+        );
+        assert_eq!(ports(&egress[1]), [tcp(*port)], "{name}");
         let peers = egress[1].to.clone().unwrap();
         assert_eq!(peers.len(), 1, "{name}");
         // The peer picks the tested workload's pods and no other pod of the release.

@@ -8,21 +8,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::support::{BACKEND, backend_deployment, defaults, render};
-
-/// `(protocol, port)` of every port of a rule.
-fn ports(rule: &NetworkPolicyEgressRule) -> Vec<(String, IntOrString)> {
-    rule.ports
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|port| (port.protocol.unwrap_or_default(), port.port.unwrap()))
-        .collect()
-}
-
-fn tcp(port: i32) -> (String, IntOrString) {
-    ("TCP".to_owned(), IntOrString::Int(port))
-}
+use crate::support::{BACKEND, backend_deployment, defaults, ports, render, tcp, template_labels};
 
 fn egress(manifests: &Manifests, name: &str) -> Vec<NetworkPolicyEgressRule> {
     manifests
@@ -44,15 +30,17 @@ fn assert_dns_only(rule: &NetworkPolicyEgressRule) {
 
 /// The pod labels of the bundled PostgreSQL's StatefulSet.
 fn postgres_pod_labels(manifests: &Manifests) -> BTreeMap<String, String> {
-    manifests
-        .get::<StatefulSet>("todo-chatbot-postgres")
-        .spec
-        .unwrap()
-        .template
-        .metadata
-        .unwrap()
-        .labels
-        .unwrap()
+    template_labels(
+        &manifests
+            .get::<StatefulSet>("todo-chatbot-postgres")
+            .spec
+            .unwrap()
+            .template,
+    )
+}
+
+fn backend_pod_labels() -> BTreeMap<String, String> {
+    template_labels(&backend_deployment(defaults()).spec.unwrap().template)
 }
 
 /// Does `selector` (matchLabels) pick a pod labelled `labels`?
@@ -74,15 +62,7 @@ fn with_the_bundled_postgres_the_backend_may_reach_dns_and_its_postgres_pods_onl
         selects(&selector, &postgres_pod_labels(defaults())),
         "{selector:?} picks the PostgreSQL pods"
     );
-    let backend_labels = backend_deployment(defaults())
-        .spec
-        .unwrap()
-        .template
-        .metadata
-        .unwrap()
-        .labels
-        .unwrap();
-    assert!(!selects(&selector, &backend_labels));
+    assert!(!selects(&selector, &backend_pod_labels()));
 }
 
 #[test]
@@ -153,14 +133,7 @@ fn the_postgres_policy_admits_the_backend_pods_on_5432() {
     ));
     let ingress = policy.ingress.unwrap();
     assert_eq!(ingress.len(), 1);
-    let backend_labels = backend_deployment(defaults())
-        .spec
-        .unwrap()
-        .template
-        .metadata
-        .unwrap()
-        .labels
-        .unwrap();
+    let backend_labels = backend_pod_labels();
     let from = ingress[0].from.clone().unwrap();
     assert!(from.iter().any(|peer| {
         peer.pod_selector

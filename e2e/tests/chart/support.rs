@@ -2,8 +2,12 @@ use std::sync::OnceLock;
 
 use e2e::helm::Render;
 use e2e::manifests::Manifests;
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::networking::v1::NetworkPolicyEgressRule;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub const BACKEND: &str = "todo-chatbot-backend";
 
@@ -30,6 +34,25 @@ pub fn render_error(render: Render) -> String {
 
 pub fn backend_deployment(manifests: &Manifests) -> Deployment {
     manifests.get::<Deployment>(BACKEND)
+}
+
+/// The labels of the pods a template makes.
+pub fn template_labels(template: &PodTemplateSpec) -> BTreeMap<String, String> {
+    template.metadata.clone().unwrap().labels.unwrap()
+}
+
+/// `(protocol, port)` of every port of an egress rule.
+pub fn ports(rule: &NetworkPolicyEgressRule) -> Vec<(String, IntOrString)> {
+    rule.ports
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|port| (port.protocol.unwrap_or_default(), port.port.unwrap()))
+        .collect()
+}
+
+pub fn tcp(port: i32) -> (String, IntOrString) {
+    ("TCP".to_owned(), IntOrString::Int(port))
 }
 
 pub fn pod_spec(deployment: &Deployment) -> PodSpec {
