@@ -190,13 +190,38 @@ async fn release_memory_after_bursts(
     peak_open: Arc<AtomicUsize>,
 ) {
     let mut interval = tokio::time::interval(MEMORY_RELEASE_INTERVAL);
+    let mut release = MemoryRelease::default();
     loop {
         interval.tick().await;
         let open = max_connections - connections.available_permits();
         let peak = peak_open.swap(open, Ordering::Relaxed);
-        if peak >= open + MEMORY_RELEASE_AFTER_CLOSED {
+        if release.after_tick(peak, open) {
             return_freed_memory();
         }
+    }
+}
+
+/// When to return memory: once the open connections have fallen well below their peak, and
+/// then at every tick until the count stops falling, so that the tail of a burst, which closes
+/// over several ticks, is returned too and not only its first part.
+#[derive(Default)]
+struct MemoryRelease {
+    releasing: bool,
+    last_open: usize,
+}
+
+impl MemoryRelease {
+    /// `peak`: the most connections open since the last tick; `open`: those open now.
+    fn after_tick(&mut self, peak: usize, open: usize) -> bool {
+        if peak >= open + MEMORY_RELEASE_AFTER_CLOSED {
+            self.releasing = true;
+        }
+        let release = self.releasing;
+        if release {
+            self.releasing = open < self.last_open;
+        }
+        self.last_open = open;
+        release
     }
 }
 
@@ -524,6 +549,30 @@ impl Drop for RequestGuard {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn memory_is_returned_until_the_tail_of_a_burst_has_closed() {
+        let mut release = super::MemoryRelease::default();
+        let ticks = |release: &mut super::MemoryRelease, counts: &[(usize, usize)]| {
+            counts
+                .iter()
+                .map(|&(peak, open)| release.after_tick(peak, open))
+                .collect::<Vec<bool>>()
+        };
+        // (peak since the last tick, open now): 400 open, closing over three ticks, then quiet.
+        assert_eq!(
+            ticks(
+                &mut release,
+                &[(400, 400), (400, 200), (200, 30), (30, 0), (0, 0), (0, 0)]
+            ),
+            [false, true, true, true, true, false]
+        );
+        // A few connections coming and going return nothing.
+        assert_eq!(
+            ticks(&mut release, &[(10, 5), (20, 0), (63, 0)]),
+            [false, false, false]
+        );
+    }
+
     use super::*;
     use warp::Reply;
 
