@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use e2e::helm::helm_binary;
 use e2e::repo_root;
 use serde_json::Value;
+
+use crate::support::client_dry_run_install;
 
 const CHARTS: &[&str] = &[
     "charts/todo-chatbot",
@@ -95,32 +96,9 @@ fn every_values_key_has_a_comment_above_it() {
 /// The NOTES `helm install --dry-run=client` prints with the harness's TEST ONLY values and
 /// `args`; None (the test is skipped, saying so) with Helm 3, which needs a cluster for it.
 fn install_notes(test: &str, args: &[&str]) -> Option<String> {
-    let version = std::process::Command::new(helm_binary())
-        .args(["version", "--short"])
-        .output()
-        .unwrap();
-    let version = String::from_utf8_lossy(&version.stdout).to_string();
-    if version.starts_with("v3.") {
-        // Helm 3 cannot render NOTES without a cluster; the Helm 4 pass of `make test` does.
-        eprintln!("SKIPPED {test}: {version} needs a cluster for --dry-run");
-        return None;
-    }
-    let output = std::process::Command::new(helm_binary())
-        .current_dir(repo_root())
-        .args([
-            "install",
-            "todo-chatbot",
-            "charts/todo-chatbot",
-            "--namespace",
-            e2e::NAMESPACE,
-            "--dry-run=client",
-            // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
-            "--values",
-            e2e::helm::TEST_SECRETS,
-        ])
-        .args(args)
-        .output()
-        .unwrap();
+    // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
+    let args = [&["--values", e2e::helm::TEST_SECRETS], args].concat();
+    let output = client_dry_run_install(test, &args)?;
     assert!(
         output.status.success(),
         "{}",

@@ -3,15 +3,14 @@
 //! or fails with one message naming every value to set (or the existing Secret to name instead).
 //! These renders leave out the harness's TEST ONLY values, as a user's do.
 
-use std::process::Command;
-
-use e2e::helm::{Render, helm_binary};
-use e2e::repo_root;
+use e2e::helm::Render;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::golden::reproducible_render;
-use crate::support::{backend_container, backend_deployment, render, render_error};
+use crate::support::{
+    backend_container, backend_deployment, client_dry_run_install, render, render_error,
+};
 
 /// Every value a render of the defaults without a cluster must be given, with its alternative.
 const GENERATED: &[(&str, &str)] = &[
@@ -226,30 +225,11 @@ fn a_subchart_on_its_own_fails_naming_its_own_values() {
 
 #[test]
 fn a_client_dry_run_is_a_render_without_the_cluster_too() {
-    let version = Command::new(helm_binary())
-        .args(["version", "--short"])
-        .output()
-        .unwrap();
-    let version = String::from_utf8_lossy(&version.stdout).to_string();
-    if version.starts_with("v3.") {
-        // Helm 3's install --dry-run needs a reachable cluster; the Helm 4 pass of `make test` runs it.
-        eprintln!(
-            "SKIPPED a_client_dry_run_is_a_render_without_the_cluster_too: {version} needs a cluster for --dry-run"
-        );
+    let Some(output) =
+        client_dry_run_install("a_client_dry_run_is_a_render_without_the_cluster_too", &[])
+    else {
         return;
-    }
-    let output = Command::new(helm_binary())
-        .current_dir(repo_root())
-        .args([
-            "install",
-            "todo-chatbot",
-            "charts/todo-chatbot",
-            "--namespace",
-            e2e::NAMESPACE,
-            "--dry-run=client",
-        ])
-        .output()
-        .unwrap();
+    };
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert_eq!(named_values(&error).len(), GENERATED.len(), "{error}");

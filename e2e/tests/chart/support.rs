@@ -1,8 +1,10 @@
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use e2e::helm::Render;
+use e2e::helm::{Render, helm_binary};
 use e2e::manifests::Manifests;
-use std::collections::BTreeMap;
+use e2e::repo_root;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
@@ -19,6 +21,35 @@ pub fn defaults() -> &'static Manifests {
             .run()
             .expect("the chart renders with its defaults")
     })
+}
+
+/// `helm install todo-chatbot charts/todo-chatbot --dry-run=client` in the release namespace,
+/// plus `args`; None (the test is skipped, saying so) with Helm 3, whose install --dry-run needs
+/// a reachable cluster (the Helm 4 pass of `make test` runs it).
+pub fn client_dry_run_install(test: &str, args: &[&str]) -> Option<Output> {
+    let version = Command::new(helm_binary())
+        .args(["version", "--short"])
+        .output()
+        .expect("helm runs");
+    let version = String::from_utf8_lossy(&version.stdout).to_string();
+    if version.starts_with("v3.") {
+        eprintln!("SKIPPED {test}: {version} needs a cluster for --dry-run");
+        return None;
+    }
+    let output = Command::new(helm_binary())
+        .current_dir(repo_root())
+        .args([
+            "install",
+            "todo-chatbot",
+            "charts/todo-chatbot",
+            "--namespace",
+            e2e::NAMESPACE,
+            "--dry-run=client",
+        ])
+        .args(args)
+        .output()
+        .expect("helm runs");
+    Some(output)
 }
 
 pub fn render(render: Render) -> Manifests {
