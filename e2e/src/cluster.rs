@@ -615,7 +615,7 @@ mod tests {
     #[test]
     fn image_digests_ignore_the_per_node_import_name() {
         assert_eq!(
-            image_digest("docker.io/library/import-2025-01-01@sha256:abc"),
+            image_digest("registry.example/library/import-2025-01-01@sha256:abc"),
             "sha256:abc"
         );
         assert_eq!(image_digest("sha256:abc"), "sha256:abc");
@@ -639,8 +639,8 @@ mod tests {
             ..pod(name, name, false)
         };
         let images = backend_images(&[
-            with_image("a", "docker.io/library/import-2025-01-01@sha256:abc"),
-            with_image("b", "docker.io/library/import-2025-02-02@sha256:abc"),
+            with_image("a", "registry.example/library/import-2025-01-01@sha256:abc"),
+            with_image("b", "registry.example/library/import-2025-02-02@sha256:abc"),
         ]);
         assert_eq!(images["a"], images["b"]);
         assert_eq!(

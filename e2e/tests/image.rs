@@ -532,7 +532,7 @@ fn cargo_tree(args: &[&str]) -> BTreeSet<Crate> {
 /// --filter-platform`).
 struct Resolution {
     /// Every package of Cargo.lock used on the target, and its source: None for the
-    /// workspace's own, `registry+...` for crates.io.
+    /// workspace's own, `registry+<index>` for the registry's.
     packages: BTreeMap<Crate, Option<String>>,
     /// The packages reachable from the backend through normal and build dependencies (not dev):
     /// the most a dependency list drawn from this resolution can name.
@@ -603,16 +603,29 @@ fn resolve(target: &str) -> Resolution {
     }
 }
 
+/// The one registry Cargo.lock's packages come from (cargo deny allows only the default one).
+fn lockfile_registry(lockfile: &BTreeMap<Crate, Option<String>>) -> String {
+    let registries: BTreeSet<&String> = lockfile
+        .values()
+        .flatten()
+        .filter(|source| source.starts_with("registry+"))
+        .collect();
+    assert_eq!(
+        registries.len(),
+        1,
+        "one registry in Cargo.lock: {registries:?}"
+    );
+    registries.into_iter().next().unwrap().clone()
+}
+
 /// Cargo.lock's source of a package the list says comes from `source`.
-fn lockfile_source(source: &Source) -> Option<String> {
+fn lockfile_source(source: &Source, registry: &str) -> Option<String> {
     match source {
-        Source::CratesIo => {
-            Some("registry+https://github.com/rust-lang/crates.io-index".to_owned())
-        }
+        Source::CratesIo => Some(registry.to_owned()),
         Source::Local => None,
-        other => panic!(
-            "the workspace has only crates.io and path dependencies, the list says {other:?}"
-        ),
+        other => {
+            panic!("the workspace has only registry and path dependencies, the list says {other:?}")
+        }
     }
 }
 
@@ -643,6 +656,7 @@ fn the_binary_in_the_image_lists_every_crate_it_links() {
     let target = rust_target(&images.backend);
     let resolution = resolve(target);
     let lockfile = &resolution.packages;
+    let registry = lockfile_registry(lockfile);
 
     let roots: Vec<Crate> = list
         .packages
@@ -684,7 +698,7 @@ fn the_binary_in_the_image_lists_every_crate_it_links() {
     let not_in_lockfile: Vec<_> = list
         .packages
         .iter()
-        .filter(|p| lockfile.get(&crate_of(p)) != Some(&lockfile_source(&p.source)))
+        .filter(|p| lockfile.get(&crate_of(p)) != Some(&lockfile_source(&p.source, &registry)))
         .map(|p| (crate_of(p), &p.source))
         .collect();
     assert!(
