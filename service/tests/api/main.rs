@@ -3,6 +3,7 @@
 
 mod auth;
 mod better_auth;
+mod browser;
 mod cli;
 mod connections;
 mod cors;
