@@ -222,7 +222,8 @@ fn better_auth_config(
 /// An absolute http(s) URL with a host and no credentials or fragment.
 fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let problem = |problem: String| ConfigError { variable, problem };
-    let url = url::Url::parse(value).map_err(|error| problem(format!("{error} (got {value:?})")))?;
+    let url =
+        url::Url::parse(value).map_err(|error| problem(format!("{error} (got {value:?})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(problem(format!(
             "must be an http:// or https:// URL with a host (got {value:?})"
@@ -494,7 +495,10 @@ mod tests {
         assert!(config.cors.is_enabled());
         for (value, hint) in [
             ("http://localhost:3000/", "\"http://localhost:3000\""),
-            ("https://todo.example.com:443", "\"https://todo.example.com\""),
+            (
+                "https://todo.example.com:443",
+                "\"https://todo.example.com\"",
+            ),
             ("http://LOCALHOST:3000", "\"http://localhost:3000\""),
             ("*", "list the frontend's origins"),
             ("localhost:3000", "not an http"),

@@ -116,9 +116,8 @@ async fn accept(listener: TcpListener, state: Arc<Mutex<State>>, fetches: Arc<At
     while let Ok((stream, _)) = listener.accept().await {
         let (state, fetches) = (state.clone(), fetches.clone());
         connections.spawn(async move {
-            let service = service_fn(move |request| {
-                answer(request, state.clone(), fetches.clone())
-            });
+            let service =
+                service_fn(move |request| answer(request, state.clone(), fetches.clone()));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -132,7 +131,10 @@ async fn answer(
     fetches: Arc<AtomicUsize>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.uri().path() != JWKS_PATH {
-        return Ok(reply(StatusCode::NOT_FOUND, Bytes::from_static(b"not found")));
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            Bytes::from_static(b"not found"),
+        ));
     }
     fetches.fetch_add(1, Ordering::SeqCst);
     let (mode, document) = {

@@ -19,7 +19,10 @@ fn backend_binary() -> Option<PathBuf> {
         return Some(backend);
     }
     if std::env::var("E2E_REQUIRE").as_deref() == Ok("1") {
-        panic!("{} is missing: build it first (cargo build -p backend)", backend.display());
+        panic!(
+            "{} is missing: build it first (cargo build -p backend)",
+            backend.display()
+        );
     }
     eprintln!(
         "SKIPPED make_dev_serves_an_authenticated_api_and_ctrl_c_leaves_nothing_running: \
@@ -43,7 +46,9 @@ fn listening(port: u16) -> bool {
 
 #[test]
 fn make_dev_serves_an_authenticated_api_and_ctrl_c_leaves_nothing_running() {
-    let Some(backend) = backend_binary() else { return };
+    let Some(backend) = backend_binary() else {
+        return;
+    };
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_backend-dev"))
         .arg(&backend)
@@ -114,7 +119,10 @@ fn make_dev_serves_an_authenticated_api_and_ctrl_c_leaves_nothing_running() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "backend-dev still running 40 s after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "backend-dev still running 40 s after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");

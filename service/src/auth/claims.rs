@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::AuthError;
+use super::error::AuthError;
 use crate::domain::UserId;
 
 /// Clock skew tolerated on `exp` and `nbf` between the token issuer and this service.

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::AuthError;
+use super::error::AuthError;
 use super::keys::{Jwk, PublicKey};
 use crate::build_info::VERSION;
 use crate::metrics::Metrics;
@@ -153,7 +153,9 @@ impl KeySet {
     /// Why a key is missing after a fetch was made or skipped.
     fn why_missing(&self, history: &FetchHistory, issued_at: Option<f64>) -> AuthError {
         let wait = history.last_attempt.map_or(Duration::ZERO, |last| {
-            self.config.min_refetch_interval.saturating_sub(last.elapsed())
+            self.config
+                .min_refetch_interval
+                .saturating_sub(last.elapsed())
         });
         let retry_after = wait.as_secs_f64().ceil().clamp(1.0, 60.0) as u32;
         if history.last_failed {
@@ -276,8 +278,8 @@ struct Document {
 
 /// The usable keys of a JWKS document by `kid`, and why the others were skipped.
 fn parse_jwks(body: &[u8]) -> Result<(Keys, Vec<String>), String> {
-    let document: Document = serde_json::from_slice(body)
-        .map_err(|error| format!("not a JWKS document ({error})"))?;
+    let document: Document =
+        serde_json::from_slice(body).map_err(|error| format!("not a JWKS document ({error})"))?;
     let mut keys = Keys::new();
     let mut skipped = Vec::new();
     for entry in document.keys {
@@ -363,10 +365,12 @@ impl JwksClient {
             .collect()
             .await
             .map(|body| body.to_bytes())
-            .map_err(|error| match error.downcast_ref::<http_body_util::LengthLimitError>() {
-                Some(_) => format!("the document is larger than {MAX_JWKS_BYTES} bytes"),
-                None => format!("reading the document: {error}"),
-            })
+            .map_err(
+                |error| match error.downcast_ref::<http_body_util::LengthLimitError>() {
+                    Some(_) => format!("the document is larger than {MAX_JWKS_BYTES} bytes"),
+                    None => format!("reading the document: {error}"),
+                },
+            )
     }
 }
 

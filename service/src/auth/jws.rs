@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::AuthError;
+use super::error::AuthError;
 
 /// Longest token accepted. Better Auth's are under 1 KiB (a 2048-bit RSA signature is 342
 /// characters); the cap keeps a hostile header from costing base64 and JSON work.
@@ -165,14 +165,19 @@ mod tests {
 
     #[test]
     fn unknown_algorithms_and_critical_extensions_are_refused() {
-        for alg in ["none", "HS384", "HS512", "ES384", "RS512", "Ed25519", "hs256"] {
+        for alg in [
+            "none", "HS384", "HS512", "ES384", "RS512", "Ed25519", "hs256",
+        ] {
             let token = format!("{}.e30.", b64(&format!(r#"{{"alg":"{alg}"}}"#)));
             assert!(
                 Jws::parse(&token).unwrap().algorithm().is_err(),
                 "{alg} is not accepted"
             );
         }
-        let token = format!("{}.e30.", b64(r#"{"alg":"HS256","crit":["b64"],"b64":false}"#));
+        let token = format!(
+            "{}.e30.",
+            b64(r#"{"alg":"HS256","crit":["b64"],"b64":false}"#)
+        );
         assert!(Jws::parse(&token).is_err());
     }
 }

@@ -209,10 +209,7 @@ impl Jwk {
     ) -> Result<Vec<u8>, String> {
         let bytes = decode(name, value)?;
         if bytes.len() != length {
-            return Err(format!(
-                "\"{name}\" is {} bytes, not {length}",
-                bytes.len()
-            ));
+            return Err(format!("\"{name}\" is {} bytes, not {length}", bytes.len()));
         }
         Ok(bytes)
     }
@@ -221,9 +218,9 @@ impl Jwk {
         let n = decode("n", &self.n)?;
         let e = decode("e", &self.e)?;
         let significant = n.iter().position(|&byte| byte != 0).unwrap_or(n.len());
-        let bits = n
-            .get(significant)
-            .map_or(0, |&top| (n.len() - significant - 1) * 8 + (8 - top.leading_zeros() as usize));
+        let bits = n.get(significant).map_or(0, |&top| {
+            (n.len() - significant - 1) * 8 + (8 - top.leading_zeros() as usize)
+        });
         if bits < MIN_RSA_BITS {
             return Err(format!(
                 "its RSA modulus has {bits} bits; at least {MIN_RSA_BITS} are required"
@@ -288,9 +285,7 @@ mod tests {
                 }
                 let other_public = jwk(other.public_jwk()).to_public_key().unwrap();
                 assert!(
-                    other_public
-                        .verify(algorithm, message, &signature)
-                        .is_err(),
+                    other_public.verify(algorithm, message, &signature).is_err(),
                     "{algorithm:?} token checked with a {other_alg:?} key"
                 );
             }
@@ -317,9 +312,7 @@ mod tests {
     #[test]
     fn unusable_entries_are_refused_with_a_reason() {
         let refused = |value: serde_json::Value| jwk(value).to_public_key().err().unwrap();
-        assert!(
-            refused(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "h"})).contains("symmetric")
-        );
+        assert!(refused(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "h"})).contains("symmetric"));
         assert!(
             refused(json!({"kty": "OKP", "crv": "Ed25519", "x": "AA", "alg": "HS256"}))
                 .contains("HS256")

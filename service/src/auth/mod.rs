@@ -18,11 +18,11 @@
 //! of such a token, and its bundled crypto providers pull in the `rsa` crate.
 
 mod claims;
+mod error;
 mod jwks;
 mod jws;
 mod keys;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +33,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 pub use self::claims::ClaimsPolicy;
+pub use self::error::AuthError;
 pub use self::jwks::JwksConfig;
 use self::jwks::KeySet;
 use self::jws::{Algorithm, Jws};
@@ -56,43 +57,6 @@ pub struct TokenConfig {
 pub struct BetterAuthConfig {
     pub jwks: JwksConfig,
     pub claims: ClaimsPolicy,
-}
-
-/// Why a request was not authenticated; the text is safe to return to the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthError {
-    MissingToken,
-    NotBearer,
-    Expired,
-    InvalidToken(&'static str),
-    /// The token names a signing key this service could not fetch: it may be fine, but cannot
-    /// be checked now (503). `cause` is for the log only.
-    KeysUnavailable { retry_after: u32, cause: String },
-}
-
-impl AuthError {
-    /// The RFC 6750 `error` attribute for `WWW-Authenticate`, when there is one.
-    pub fn rfc6750_code(&self) -> Option<&'static str> {
-        match self {
-            AuthError::MissingToken | AuthError::KeysUnavailable { .. } => None,
-            AuthError::NotBearer => Some("invalid_request"),
-            AuthError::Expired | AuthError::InvalidToken(_) => Some("invalid_token"),
-        }
-    }
-}
-
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuthError::MissingToken => f.write_str("missing bearer token"),
-            AuthError::NotBearer => f.write_str("authorization header must be 'Bearer <token>'"),
-            AuthError::Expired => f.write_str("token has expired"),
-            AuthError::InvalidToken(why) => write!(f, "invalid token: {why}"),
-            AuthError::KeysUnavailable { .. } => {
-                f.write_str("the token's signing keys cannot be fetched right now")
-            }
-        }
-    }
 }
 
 pub struct Authenticator {
@@ -359,7 +323,9 @@ mod tests {
         for key in &keys {
             let token = key.token(&better_auth_claims("ba-user", SITE));
             assert_eq!(
-                verify_with(&config, &token).await.map(|user| user.as_str().to_owned()),
+                verify_with(&config, &token)
+                    .await
+                    .map(|user| user.as_str().to_owned()),
                 Ok("ba-user".to_owned()),
                 "{:?}",
                 key.alg()
@@ -423,11 +389,8 @@ mod tests {
         );
         // HMAC with the public key's bytes as the secret: HS256 always means the shared secret.
         let public_x = ed.public_jwk()["x"].as_str().unwrap().to_owned();
-        let confused = testkit::jwt::sign(
-            &json!({"alg": "HS256", "kid": "ed"}),
-            &claims,
-            &public_x,
-        );
+        let confused =
+            testkit::jwt::sign(&json!({"alg": "HS256", "kid": "ed"}), &claims, &public_x);
         assert_eq!(
             verify_with(&config, &confused).await,
             Err(AuthError::InvalidToken("bad signature"))
@@ -528,8 +491,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_and_non_bearer_headers_are_told_apart() {
-        let authenticator =
-            Authenticator::new(&config(&[], &[]), &Metrics::new("test")).unwrap();
+        let authenticator = Authenticator::new(&config(&[], &[]), &Metrics::new("test")).unwrap();
         assert_eq!(
             authenticator.verify(None).await,
             Err(AuthError::MissingToken)

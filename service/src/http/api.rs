@@ -52,13 +52,17 @@ impl Handler for Api {
             Resolution::MethodNotAllowed(template) if request.method() == Method::OPTIONS => {
                 let mut response = Response::default();
                 *response.status_mut() = StatusCode::NO_CONTENT;
-                response.headers_mut().insert(header::ALLOW, allow(template));
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, allow(template));
                 (template, response)
             }
             Resolution::MethodNotAllowed(template) => {
                 let mut response = ApiError::MethodNotAllowed.into_response();
                 // RFC 9110 15.5.6: a 405 says which methods the resource does support.
-                response.headers_mut().insert(header::ALLOW, allow(template));
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, allow(template));
                 (template, response)
             }
             Resolution::NotFound => (UNMATCHED_ROUTE, ApiError::NotFound.into_response()),

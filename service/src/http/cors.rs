@@ -22,9 +22,8 @@ const ALLOWED_HEADERS: HeaderValue =
     HeaderValue::from_static("authorization, content-type, x-request-id");
 /// The response headers a frontend may read: the request id (to report errors), the serving
 /// pod, when to retry (503, 429), where a created task is, and why a token was refused.
-const EXPOSED_HEADERS: HeaderValue = HeaderValue::from_static(
-    "x-request-id, x-served-by, retry-after, location, www-authenticate",
-);
+const EXPOSED_HEADERS: HeaderValue =
+    HeaderValue::from_static("x-request-id, x-served-by, retry-after, location, www-authenticate");
 /// Two hours, the most Chromium honours (Firefox allows a day): the preflight cache is per URL,
 /// and every task id is a new URL.
 const MAX_AGE: HeaderValue = HeaderValue::from_static("7200");

@@ -52,7 +52,12 @@ async fn plugin_tokens_of_every_algorithm_read_and_write_tasks() {
         assert_eq!(fetched["title"], "Water the plants", "{:?}", key.alg());
         let updated = app.patch(&path, &token, &json!({"completed": true})).await;
         assert_eq!(updated.status(), StatusCode::OK, "{:?}", key.alg());
-        let list: Value = app.get("/api/tasks", Some(&token)).await.json().await.unwrap();
+        let list: Value = app
+            .get("/api/tasks", Some(&token))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(list["total"], 1, "{:?}: only this user's task", key.alg());
         assert_eq!(
             app.delete(&path, &token).await.status(),
@@ -67,7 +72,10 @@ async fn contract_hs256_tokens_keep_working_beside_the_jwks() {
     let auth = AuthServer::start().await;
     auth.set_mode(Mode::Failing(StatusCode::SERVICE_UNAVAILABLE));
     let app = app_trusting(&auth, Duration::from_secs(10)).await;
-    assert_eq!(tasks_status(&app, &app.token("alice")).await, StatusCode::OK);
+    assert_eq!(
+        tasks_status(&app, &app.token("alice")).await,
+        StatusCode::OK
+    );
     let cookie_cache = testkit::jwt::better_auth(SECRET, "bob", &auth.url());
     assert_eq!(tasks_status(&app, &cookie_cache).await, StatusCode::OK);
 }
@@ -176,9 +184,16 @@ async fn a_jwks_that_cannot_be_fetched_is_503_with_retry_after_within_seconds() 
         "service_unavailable",
     )
     .await;
-    assert!(elapsed < Duration::from_secs(8), "answered after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "answered after {elapsed:?}"
+    );
     let health = app.get("/api/health/ready", None).await;
-    assert_eq!(health.status(), StatusCode::OK, "readiness ignores the JWKS");
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "readiness ignores the JWKS"
+    );
 }
 
 #[tokio::test]
@@ -192,8 +207,13 @@ async fn a_better_auth_that_starts_after_the_backend_is_picked_up_without_a_rest
     let database_url = testkit::postgres::fresh_database().await.unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let app = TestApp::spawn_adjusted(&database_url, &[("BETTER_AUTH_URL", &url)], |config| {
-        config.tokens.better_auth.as_mut().unwrap().jwks.min_refetch_interval =
-            Duration::from_millis(200);
+        config
+            .tokens
+            .better_auth
+            .as_mut()
+            .unwrap()
+            .jwks
+            .min_refetch_interval = Duration::from_millis(200);
     })
     .await;
     let key = SigningKey::generate(Alg::EdDSA, "k");

@@ -205,5 +205,8 @@ async fn the_frontend_origin_can_call_the_api_from_a_browser_and_another_cannot(
         .json()
         .await
         .unwrap();
-    assert_eq!(list["total"], 0, "the blocked page's preflight created nothing");
+    assert_eq!(
+        list["total"], 0,
+        "the blocked page's preflight created nothing"
+    );
 }

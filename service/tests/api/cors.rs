@@ -23,7 +23,10 @@ async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> req
         .request(Method::OPTIONS, app.url(path))
         .header("origin", origin)
         .header("access-control-request-method", method)
-        .header("access-control-request-headers", "authorization, content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
         .send()
         .await
         .unwrap()
@@ -106,8 +109,14 @@ async fn answers_to_the_frontend_carry_cors_headers_errors_included() {
     for (status, response) in [
         (StatusCode::CREATED, created),
         (StatusCode::UNPROCESSABLE_ENTITY, invalid),
-        (StatusCode::OK, get("/api/tasks", Some(token.clone())).await.unwrap()),
-        (StatusCode::UNAUTHORIZED, get("/api/tasks", None).await.unwrap()),
+        (
+            StatusCode::OK,
+            get("/api/tasks", Some(token.clone())).await.unwrap(),
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            get("/api/tasks", None).await.unwrap(),
+        ),
         (StatusCode::NOT_FOUND, get("/nowhere", None).await.unwrap()),
     ] {
         assert_eq!(response.status(), status);
@@ -117,7 +126,12 @@ async fn answers_to_the_frontend_carry_cors_headers_errors_included() {
             "{status}"
         );
         let exposed = header(&response, "access-control-expose-headers").unwrap();
-        for name in ["x-request-id", "retry-after", "location", "www-authenticate"] {
+        for name in [
+            "x-request-id",
+            "retry-after",
+            "location",
+            "www-authenticate",
+        ] {
             assert!(exposed.contains(name), "{status}: {exposed}");
         }
         assert_eq!(header(&response, "vary"), Some("origin"), "{status}");
@@ -156,7 +170,11 @@ async fn a_503_to_the_frontend_is_readable_too() {
 async fn another_origin_gets_no_cors_headers_at_all() {
     let app = app().await;
     let response = preflight(&app, "/api/tasks", "http://evil.example", "GET").await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT, "OPTIONS is answered");
+    assert_eq!(
+        response.status(),
+        StatusCode::NO_CONTENT,
+        "OPTIONS is answered"
+    );
     assert_eq!(cors_headers(&response), Vec::<String>::new());
     let response = app
         .client()
@@ -186,9 +204,8 @@ async fn options_is_counted_like_any_method() {
     preflight(&app, "/api/tasks", FRONTEND, "POST").await;
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(
-        metrics.contains(
-            r#"http_requests_total{method="OPTIONS",route="/api/tasks",status="204"} 1"#
-        ),
+        metrics
+            .contains(r#"http_requests_total{method="OPTIONS",route="/api/tasks",status="204"} 1"#),
         "{metrics}"
     );
 }

@@ -13,8 +13,8 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::signal::unix::{SignalKind, signal};
 use testkit::postgres::PgServer;
+use tokio::signal::unix::{SignalKind, signal};
 
 /// The variables passed through to the backend when set.
 const PASSED_THROUGH: &[&str] = &[
@@ -61,8 +61,8 @@ async fn run() -> Result<()> {
     eprintln!("make dev: starting a throwaway PostgreSQL");
     // On this (the main) thread, not a blocking-pool one: the server is tied to the thread
     // that starts it (PR_SET_PDEATHSIG), and pool threads come and go.
-    let database =
-        PgServer::start().context("starting PostgreSQL (run ci/tools.sh for the server binaries)")?;
+    let database = PgServer::start()
+        .context("starting PostgreSQL (run ci/tools.sh for the server binaries)")?;
     let database_url = database.url("postgres");
 
     let mut command = Command::new(&backend);

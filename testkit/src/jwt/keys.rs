@@ -190,7 +190,15 @@ pub fn jwks(keys: &[&SigningKey]) -> Value {
 /// A new RSA private key of `bits` bits, DER, from the openssl command line tool.
 fn rsa_private_key(bits: u32) -> Vec<u8> {
     let output = Command::new("openssl")
-        .args(["genpkey", "-quiet", "-algorithm", "RSA", "-outform", "DER", "-pkeyopt"])
+        .args([
+            "genpkey",
+            "-quiet",
+            "-algorithm",
+            "RSA",
+            "-outform",
+            "DER",
+            "-pkeyopt",
+        ])
         .arg(format!("rsa_keygen_bits:{bits}"))
         .output()
         .unwrap_or_else(|error| {
