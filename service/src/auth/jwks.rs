@@ -86,7 +86,8 @@ struct FetchHistory {
     last_attempt: Option<Instant>,
     /// When the last successful fetch started, in seconds since the epoch (for tokens' `iat`).
     last_success: Option<f64>,
-    last_failed: bool,
+    /// Why the last fetch failed, if it did.
+    last_failure: Option<String>,
     /// The kids of the set last installed, to log changes only.
     installed: Vec<String>,
     last_failure_logged: Option<Instant>,
@@ -158,10 +159,13 @@ impl KeySet {
                 .saturating_sub(last.elapsed())
         });
         let retry_after = wait.as_secs_f64().ceil().clamp(1.0, 60.0) as u32;
-        if history.last_failed {
+        if let Some(problem) = &history.last_failure {
             return AuthError::KeysUnavailable {
                 retry_after,
-                cause: format!("the JWKS at {} cannot be fetched", self.config.url),
+                cause: format!(
+                    "the JWKS at {} cannot be fetched: {problem}",
+                    self.config.url
+                ),
             };
         }
         // One second of slack: `iat` has whole seconds, the fetch time does not.
@@ -202,7 +206,7 @@ impl KeySet {
         self.metrics.observe_jwks_fetch(result.is_ok());
         match result {
             Ok((keys, skipped)) => {
-                history.last_failed = false;
+                history.last_failure = None;
                 history.last_success = Some(
                     started
                         .duration_since(UNIX_EPOCH)
@@ -212,8 +216,8 @@ impl KeySet {
                 true
             }
             Err(problem) => {
-                history.last_failed = true;
                 self.log_failure(history, &problem);
+                history.last_failure = Some(problem);
                 false
             }
         }
@@ -518,6 +522,50 @@ mod tests {
             metrics
                 .text()
                 .contains(r#"jwks_fetches_total{outcome="error"} 4"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn https_jwks_servers_must_present_a_certificate_from_a_known_root() {
+        // A server whose certificate no public root vouches for, as an attacker's would be.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handshakes = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            acceptor.accept(stream).await.is_ok()
+        });
+        let keys = KeySet::new(
+            config(format!("https://localhost:{port}/api/auth/jwks"), 0),
+            Metrics::new("test"),
+        )
+        .unwrap();
+        let result = keys.key_for("k", || None).await;
+        match result {
+            Err(AuthError::KeysUnavailable { cause, .. }) => {
+                assert!(cause.contains("UnknownIssuer"), "{cause}")
+            }
+            other => panic!("expected 503, got {:?}", other.err()),
+        }
+        assert!(
+            !handshakes.await.unwrap(),
+            "the client refused the handshake"
         );
     }
 
