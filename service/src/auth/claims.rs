@@ -50,8 +50,8 @@ impl Audience {
 
 impl ClaimsPolicy {
     /// The user a token with a good signature names, if its claims pass at `now` (seconds
-    /// since the epoch).
-    pub fn check(&self, payload: &[u8], now: f64) -> Result<UserId, AuthError> {
+    /// since the epoch), and until when it is valid (`exp` plus the leeway).
+    pub fn check(&self, payload: &[u8], now: f64) -> Result<(UserId, f64), AuthError> {
         let claims: Claims = serde_json::from_slice(payload)
             .map_err(|_| AuthError::InvalidToken("malformed claims"))?;
         let (Some(sub), Some(exp)) = (claims.sub, claims.exp) else {
@@ -81,7 +81,9 @@ impl ClaimsPolicy {
                 return Err(AuthError::InvalidToken("audience not accepted"));
             }
         }
-        UserId::parse(sub).map_err(|invalid| AuthError::InvalidToken(invalid.reason()))
+        let user =
+            UserId::parse(sub).map_err(|invalid| AuthError::InvalidToken(invalid.reason()))?;
+        Ok((user, exp + LEEWAY_SECS))
     }
 }
 
@@ -100,7 +102,11 @@ mod tests {
     const SITE: &str = "https://todo.example.com";
 
     fn check(policy: &ClaimsPolicy, claims: serde_json::Value) -> Result<UserId, AuthError> {
-        policy.check(claims.to_string().as_bytes(), NOW)
+        let checked = policy.check(claims.to_string().as_bytes(), NOW);
+        if let Ok((_, valid_until)) = &checked {
+            assert_eq!(*valid_until, claims["exp"].as_f64().unwrap() + LEEWAY_SECS);
+        }
+        checked.map(|(user, _)| user)
     }
 
     fn site_policy() -> ClaimsPolicy {

@@ -73,6 +73,9 @@ type Keys = HashMap<String, Arc<PublicKey>>;
 /// The cached keys and the one fetch that may be under way.
 pub struct KeySet {
     keys: RwLock<Arc<Keys>>,
+    /// Bumped by every install of a fetched set, so tokens checked against an older set are
+    /// checked again (`verified.rs`).
+    version: AtomicU64,
     /// Bumped by every fetch attempt, so requests that waited for one do not start another.
     attempts: AtomicU64,
     fetching: tokio::sync::Mutex<FetchHistory>,
@@ -98,12 +101,18 @@ impl KeySet {
     pub fn new(config: JwksConfig, metrics: Metrics) -> Result<KeySet, String> {
         Ok(KeySet {
             keys: RwLock::default(),
+            version: AtomicU64::new(0),
             attempts: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::default(),
             client: JwksClient::new(&config.url)?,
             config,
             metrics,
         })
+    }
+
+    /// Changes whenever the set is replaced.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 
     fn cached(&self, kid: &str) -> Option<Arc<PublicKey>> {
@@ -228,6 +237,7 @@ impl KeySet {
         kids.sort();
         self.metrics.set_jwks_keys(keys.len());
         *self.keys.write().expect("key set lock") = Arc::new(keys);
+        self.version.fetch_add(1, Ordering::SeqCst);
         if history.last_failure_logged.take().is_some() {
             info!(url = %self.config.url, "JWKS fetched again after failures");
         }

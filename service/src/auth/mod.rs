@@ -22,6 +22,7 @@ mod error;
 mod jwks;
 mod jws;
 mod keys;
+mod verified;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,6 +39,7 @@ pub use self::jwks::JwksConfig;
 use self::jwks::KeySet;
 use self::jws::{Algorithm, Jws};
 use self::keys::{SignatureError, VerifyingKey};
+use self::verified::VerifiedTokens;
 use crate::domain::UserId;
 use crate::metrics::Metrics;
 
@@ -68,6 +70,7 @@ pub struct Authenticator {
 struct BetterAuth {
     keys: Arc<KeySet>,
     claims: ClaimsPolicy,
+    verified: VerifiedTokens,
     /// The periodic JWKS refresh, stopped when the authenticator goes.
     refresher: tokio::task::JoinHandle<()>,
 }
@@ -90,6 +93,7 @@ impl Authenticator {
                     refresher: tokio::spawn(keys.clone().refresh_periodically()),
                     keys,
                     claims: better_auth.claims.clone(),
+                    verified: VerifiedTokens::new(verified::CAPACITY),
                 })
             }
         };
@@ -102,33 +106,45 @@ impl Authenticator {
 
     /// Checks an `Authorization` header value and returns the user it names.
     pub async fn verify(&self, authorization: Option<&str>) -> Result<UserId, AuthError> {
-        let jws = Jws::parse(bearer_token(authorization)?)?;
+        let token = bearer_token(authorization)?;
+        let jws = Jws::parse(token)?;
         let algorithm = jws.algorithm()?;
-        let claims = if algorithm == Algorithm::HS256 {
+        let now = unix_now();
+        if algorithm == Algorithm::HS256 {
             self.secret
                 .verify(algorithm, jws.signing_input, &jws.signature)
                 .map_err(signature_error)?;
-            &self.secret_claims
-        } else {
-            let Some(better_auth) = &self.better_auth else {
-                return Err(AuthError::InvalidToken(
-                    "only HS256 tokens are accepted: set BETTER_AUTH_URL for Better Auth's JWT plugin tokens",
-                ));
-            };
-            let kid = jws
-                .header
-                .kid
-                .as_deref()
-                .ok_or(AuthError::InvalidToken("the kid header is required"))?;
-            let key = better_auth
-                .keys
-                .key_for(kid, || claims::unverified_issued_at(&jws.payload))
-                .await?;
-            key.verify(algorithm, jws.signing_input, &jws.signature)
-                .map_err(signature_error)?;
-            &better_auth.claims
+            return self
+                .secret_claims
+                .check(&jws.payload, now)
+                .map(|(user, _)| user);
+        }
+        let Some(better_auth) = &self.better_auth else {
+            return Err(AuthError::InvalidToken(
+                "only HS256 tokens are accepted: set BETTER_AUTH_URL for Better Auth's JWT plugin tokens",
+            ));
         };
-        claims.check(&jws.payload, unix_now())
+        let digest = VerifiedTokens::digest(token);
+        let keys_version = better_auth.keys.version();
+        if let Some(user) = better_auth.verified.get(&digest, keys_version, now) {
+            return Ok(user);
+        }
+        let kid = jws
+            .header
+            .kid
+            .as_deref()
+            .ok_or(AuthError::InvalidToken("the kid header is required"))?;
+        let key = better_auth
+            .keys
+            .key_for(kid, || claims::unverified_issued_at(&jws.payload))
+            .await?;
+        key.verify(algorithm, jws.signing_input, &jws.signature)
+            .map_err(signature_error)?;
+        let (user, valid_until) = better_auth.claims.check(&jws.payload, now)?;
+        better_auth
+            .verified
+            .insert(digest, user.clone(), valid_until, keys_version, now);
+        Ok(user)
     }
 }
 
@@ -405,6 +421,31 @@ mod tests {
         assert_eq!(
             verify_with(&config, &no_kid).await,
             Err(AuthError::InvalidToken("the kid header is required"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_stops_working_once_the_jwks_drops_its_key() {
+        let server = AuthServer::start().await;
+        let (old, new) = (
+            SigningKey::generate(Alg::EdDSA, "old"),
+            SigningKey::generate(Alg::EdDSA, "new"),
+        );
+        server.publish(&[&old, &new]);
+        let authenticator =
+            Authenticator::new(&better_auth_config(&server), &Metrics::new("test")).unwrap();
+        let header = format!("Bearer {}", old.token(&better_auth_claims("u", SITE)));
+        for _ in 0..3 {
+            assert!(authenticator.verify(Some(&header)).await.is_ok());
+        }
+        let fetches = server.fetches();
+        server.publish(&[&new]);
+        let keys = &authenticator.better_auth.as_ref().unwrap().keys;
+        assert!(keys.refresh().await);
+        assert!(server.fetches() > fetches);
+        assert!(
+            authenticator.verify(Some(&header)).await.is_err(),
+            "the cached verification went with the key"
         );
     }
 
