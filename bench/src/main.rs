@@ -1,6 +1,8 @@
 //! `make bench` and `make soak`: the release binary on a throwaway PostgreSQL 15 (default
 //! settings, fsync on), driven by wrk; pgbench measures the database's own ceiling for the same
-//! query. Results go to bench/results.json and the table in bench/README.md.
+//! query. Results go to bench/results.json and the table in bench/README.md. Get by id runs with
+//! both kinds of token: HS256 with the shared secret, and a Better Auth JWT plugin token (EdDSA,
+//! checked against a stand-in JWKS).
 //!
 //!   bench bench   load benchmark (BENCH_SECONDS per workload, default 10)
 //!   bench soak    SOAK_MINUTES (default 10) at half the measured get-by-id rate, RSS sampled
@@ -18,7 +20,10 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use crate::report::{BenchResults, Round, ServiceCpu, Workload};
+use testkit::auth_server::AuthServer;
+use testkit::jwt::{Alg, SigningKey};
+
+use crate::report::{BenchResults, PLUGIN_GET_BY_ID, Round, ServiceCpu, Workload};
 use crate::service::{SECRET, Service};
 use crate::setup::{binary, repo_root, setup};
 
@@ -59,7 +64,15 @@ const WRITERS: usize = 64;
 async fn bench() -> Result<()> {
     let binary = binary()?;
     let setup = setup(&binary).await?;
-    let service = Service::start(&binary, &setup.database_url)?;
+    // Better Auth's JWKS, for the plugin-token workload: what the frontend's tokens cost.
+    let auth_server = AuthServer::start().await;
+    let plugin_key = SigningKey::generate(Alg::EdDSA, "bench-key");
+    auth_server.publish(&[&plugin_key]);
+    let service = Service::start(
+        &binary,
+        &setup.database_url,
+        &[("BETTER_AUTH_URL", &auth_server.url())],
+    )?;
     let (idle_rss, _) = service.memory()?;
     let duration = Duration::from_secs(seconds());
     let bearer = |user: &str| {
@@ -69,6 +82,10 @@ async fn bench() -> Result<()> {
         )
     };
     let auth = bearer("bench");
+    let mut plugin_claims = testkit::jwt::better_auth_claims("bench", &auth_server.url());
+    // Valid for the whole run, which takes longer than the plugin's 15 minutes.
+    plugin_claims["exp"] = json!(testkit::jwt::now() + 4 * 3600);
+    let plugin_auth = format!("Authorization: Bearer {}", plugin_key.token(&plugin_claims));
     let large_auth = bearer("bench-large");
     let writer_auth = bearer("bench-writer");
     let post_script = std::env::temp_dir().join("bench-post.lua");
@@ -123,6 +140,7 @@ async fn bench() -> Result<()> {
         let workloads = vec![
             run("health", "/api/health", None, None)?,
             run("get by id", &get_by_id, Some(&auth), None)?,
+            run(PLUGIN_GET_BY_ID, &get_by_id, Some(&plugin_auth), None)?,
             run(
                 "list, limit 20 (1k tasks)",
                 "/api/tasks?limit=20",

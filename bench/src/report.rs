@@ -122,6 +122,9 @@ pub struct BenchResults {
     /// The median of the rounds' shares (each round's get by id over its own pgbench).
     pub get_by_id_share_of_ceiling: f64,
     pub get_by_id_share_per_round: Vec<f64>,
+    /// The same, with a Better Auth JWT plugin token (EdDSA) instead of HS256.
+    pub get_by_id_plugin_token_share_of_ceiling: f64,
+    pub get_by_id_plugin_token_share_per_round: Vec<f64>,
     pub idle_rss_bytes: u64,
     pub peak_rss_bytes: u64,
     pub time_to_first_200_ms: f64,
@@ -130,6 +133,9 @@ pub struct BenchResults {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// The get-by-id workload with a Better Auth JWT plugin token (EdDSA) instead of HS256.
+pub const PLUGIN_GET_BY_ID: &str = "get by id, EdDSA plugin token";
 
 impl BenchResults {
     #[allow(clippy::too_many_arguments)]
@@ -147,6 +153,10 @@ impl BenchResults {
             .iter()
             .map(|round| round.rate("get by id") / round.ceiling)
             .collect();
+        let plugin_shares: Vec<f64> = rounds
+            .iter()
+            .map(|round| round.rate(PLUGIN_GET_BY_ID) / round.ceiling)
+            .collect();
         let list_ratio = median(
             rounds
                 .iter()
@@ -162,6 +172,8 @@ impl BenchResults {
             runs: rounds.len(),
             get_by_id_share_of_ceiling: median(shares.clone()),
             get_by_id_share_per_round: shares,
+            get_by_id_plugin_token_share_of_ceiling: median(plugin_shares.clone()),
+            get_by_id_plugin_token_share_per_round: plugin_shares,
             list_cost_ratio_100k_vs_1k: list_ratio,
             workloads: medians(rounds),
             pgbench_get_by_id_tps: median(rounds.iter().map(|r| r.ceiling).collect()).round(),
@@ -204,6 +216,21 @@ impl BenchResults {
                 .map_or(f64::NAN, |w| w.result.requests_per_sec),
             self.pgbench_get_by_id_tps,
             mark(share >= 45.0)
+        );
+        let plugin_share = self.get_by_id_plugin_token_share_of_ceiling * 100.0;
+        let _ = writeln!(
+            out,
+            "| get by id with a Better Auth JWT plugin token (EdDSA) vs. the same ceiling | {plugin_share:.0}% (rounds: {}; {:.0} req/s) | at least 45% | {} |",
+            self.get_by_id_plugin_token_share_per_round
+                .iter()
+                .map(|share| format!("{:.0}%", share * 100.0))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.workloads
+                .iter()
+                .find(|w| w.name == PLUGIN_GET_BY_ID)
+                .map_or(f64::NAN, |w| w.result.requests_per_sec),
+            mark(plugin_share >= 45.0)
         );
         let idle = self.idle_rss_bytes as f64 / MIB;
         let peak = self.peak_rss_bytes as f64 / MIB;

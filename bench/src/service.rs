@@ -17,9 +17,9 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `binary` against `database_url` and polls /api/health on fresh connections until it
-    /// answers 200.
-    pub fn start(binary: &Path, database_url: &str) -> Result<Service> {
+    /// Starts `binary` against `database_url` (with `settings` on top of the defaults) and polls
+    /// /api/health on fresh connections until it answers 200.
+    pub fn start(binary: &Path, database_url: &str, settings: &[(&str, &str)]) -> Result<Service> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
@@ -35,6 +35,7 @@ impl Service {
                 std::env::vars()
                     .filter(|(name, _)| name.starts_with("DB_") || name.starts_with("HTTP_")),
             )
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

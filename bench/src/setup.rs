@@ -29,7 +29,7 @@ pub async fn setup(binary: &Path) -> Result<Setup> {
         ..PgOptions::default()
     })?;
     let database_url = testkit::postgres::create_database(&server.url("postgres")).await?;
-    drop(Service::start(binary, &database_url)?);
+    drop(Service::start(binary, &database_url, &[])?);
     let (client, connection) =
         tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);

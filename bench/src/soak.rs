@@ -50,7 +50,7 @@ pub async fn run() -> Result<()> {
 
     let binary = binary()?;
     let setup = setup(&binary).await?;
-    let service = Service::start(&binary, &setup.database_url)?;
+    let service = Service::start(&binary, &setup.database_url, &[])?;
     println!(
         "soak: {minutes} min at {rate:.0} req/s (half of {peak:.0}), 60% get, 30% list, 10% create"
     );

@@ -39,6 +39,8 @@ pub enum BuildError {
     Database(#[from] StartupError),
     #[error("cannot listen on port {port}: {source}")]
     Bind { port: u16, source: std::io::Error },
+    #[error("cannot set up the JWKS client for BETTER_AUTH_URL: {0}")]
+    Jwks(String),
 }
 
 impl App {
@@ -60,11 +62,13 @@ impl App {
                         source,
                     })?,
             };
+        let metrics = Metrics::new(VERSION);
+        let auth = Authenticator::new(&config.tokens, &metrics).map_err(BuildError::Jwks)?;
         let state = AppState::new(AppStateParts {
             tasks: TaskStore::new(db.clone()),
             db,
-            auth: Arc::new(Authenticator::new(&config.tokens)),
-            metrics: Metrics::new(VERSION),
+            auth: Arc::new(auth),
+            metrics,
             lifecycle: Lifecycle::default(),
             pod_name: Arc::from(config.pod_name.as_str()),
             // Pod names are DNS labels, always valid header values; the fallback is for odd
@@ -108,8 +112,10 @@ impl App {
             header_read_timeout_secs = config.http.header_read_timeout.as_secs(),
             idle_timeout_secs = config.http.idle_timeout.as_secs(),
             max_connections = config.http.max_connections,
-            jwt_issuers = ?config.tokens.issuers,
-            jwt_audiences = ?config.tokens.audiences,
+            jwt_issuers = ?config.tokens.secret_claims.issuers,
+            jwt_audiences = ?config.tokens.secret_claims.audiences,
+            better_auth = ?config.tokens.better_auth,
+            cors = ?config.cors,
             shutdown_grace_period_secs = config.shutdown_grace_period.as_secs(),
             "effective configuration"
         );
@@ -129,7 +135,7 @@ impl App {
         let metrics = state.metrics.clone();
         let limits: HttpLimits = config.http;
         let (drain_started, drain_signal) = tokio::sync::oneshot::channel::<()>();
-        let api = Arc::new(http::Api::new(state));
+        let api = Arc::new(http::Api::new(state, config.cors.clone()));
         let server = http::serve(listener, api, limits, metrics, async {
             let _ = drain_signal.await;
         });

@@ -11,9 +11,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tracing::level_filters::LevelFilter;
 
-use crate::auth::TokenConfig;
+use crate::auth::{BetterAuthConfig, ClaimsPolicy, JwksConfig, TokenConfig};
 use crate::db::{DatabaseConfig, DatabaseUrl, SharedConfig};
-use crate::http::HttpLimits;
+use crate::http::{CorsPolicy, HttpLimits};
 
 /// Shortest BETTER_AUTH_SECRET accepted: 32 bytes is the HS256 key-size guidance of RFC 7518.
 pub const MIN_AUTH_SECRET_LEN: usize = 32;
@@ -24,6 +24,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub tokens: TokenConfig,
     pub http: HttpLimits,
+    /// CORS_ALLOWED_ORIGINS: the browser origins (the frontend) that may call the API.
+    pub cors: CorsPolicy,
     pub environment: Environment,
     pub log_level: LevelFilter,
     /// How long in-flight requests may take to finish after SIGTERM.
@@ -135,6 +137,7 @@ impl Config {
             database,
             tokens,
             http,
+            cors: CorsPolicy::new(origins(&vars, "CORS_ALLOWED_ORIGINS")?),
             environment: vars.parsed("ENVIRONMENT", Environment::Development)?,
             log_level: vars.log_level("LOG_LEVEL")?,
             shutdown_grace_period: Duration::from_secs(vars.number(
@@ -163,11 +166,107 @@ fn token_config(vars: &Vars) -> Result<TokenConfig, ConfigError> {
             problem: format!("must be at least {MIN_AUTH_SECRET_LEN} characters (value not shown)"),
         });
     }
-    Ok(TokenConfig {
-        secret: SecretString::from(secret),
+    let secret_claims = ClaimsPolicy {
         issuers: vars.list("JWT_ISSUER"),
         audiences: vars.list("JWT_AUDIENCE"),
+    };
+    Ok(TokenConfig {
+        secret: SecretString::from(secret),
+        better_auth: better_auth_config(vars, &secret_claims)?,
+        secret_claims,
     })
+}
+
+/// Better Auth's JWT plugin tokens, when BETTER_AUTH_URL (or BETTER_AUTH_JWKS_URL) is set: the
+/// JWKS at `{BETTER_AUTH_URL}/api/auth/jwks` (the plugin's endpoint under Better Auth's default
+/// `basePath`), and `iss` and `aud` = BETTER_AUTH_URL (the plugin's defaults) unless JWT_ISSUER
+/// and JWT_AUDIENCE name others.
+fn better_auth_config(
+    vars: &Vars,
+    named: &ClaimsPolicy,
+) -> Result<Option<BetterAuthConfig>, ConfigError> {
+    let base = vars
+        .optional("BETTER_AUTH_URL")
+        .map(|value| http_url("BETTER_AUTH_URL", &value))
+        .transpose()?
+        // Better Auth's `iss` is its base URL without a trailing slash.
+        .map(|url| url.trim_end_matches('/').to_owned());
+    let jwks_url = vars
+        .optional("BETTER_AUTH_JWKS_URL")
+        .map(|value| http_url("BETTER_AUTH_JWKS_URL", &value))
+        .transpose()?;
+    let jwks_url = match (&base, jwks_url) {
+        (_, Some(url)) => url,
+        (Some(base), None) => format!("{base}/api/auth/jwks"),
+        (None, None) => return Ok(None),
+    };
+    let or_base = |named: &[String], variable: &'static str| match (named, &base) {
+        ([], Some(base)) => Ok(vec![base.clone()]),
+        ([], None) => Err(ConfigError {
+            variable,
+            problem: "must name the accepted value when BETTER_AUTH_JWKS_URL is set without \
+                      BETTER_AUTH_URL (tokens from the JWKS must carry iss and aud)"
+                .into(),
+        }),
+        (named, _) => Ok(named.to_vec()),
+    };
+    Ok(Some(BetterAuthConfig {
+        jwks: JwksConfig::new(jwks_url),
+        claims: ClaimsPolicy {
+            issuers: or_base(&named.issuers, "JWT_ISSUER")?,
+            audiences: or_base(&named.audiences, "JWT_AUDIENCE")?,
+        },
+    }))
+}
+
+/// An absolute http(s) URL with a host and no credentials or fragment.
+fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let problem = |problem: String| ConfigError { variable, problem };
+    let url =
+        url::Url::parse(value).map_err(|error| problem(format!("{error} (got {value:?})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(problem(format!(
+            "must be an http:// or https:// URL with a host (got {value:?})"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(problem(
+            "must not carry credentials or a #fragment (value not shown)".into(),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A comma-separated list of browser origins, each exactly as browsers send it in `Origin`
+/// (`scheme://host[:port]`: lower case, no path or trailing slash, no default port), since
+/// requests are matched by plain comparison.
+fn origins(vars: &Vars, variable: &'static str) -> Result<Vec<String>, ConfigError> {
+    let problem = |problem: String| ConfigError { variable, problem };
+    vars.list(variable)
+        .into_iter()
+        .map(|origin| {
+            if origin == "*" {
+                return Err(problem(
+                    "* is not accepted: list the frontend's origins, e.g. http://localhost:3000"
+                        .into(),
+                ));
+            }
+            let url = url::Url::parse(&origin)
+                .map_err(|error| problem(format!("{origin:?} is not an origin: {error}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(problem(format!(
+                    "{origin:?} is not an http:// or https:// origin"
+                )));
+            }
+            let serialized = url.origin().ascii_serialization();
+            if serialized != origin {
+                return Err(problem(format!(
+                    "{origin:?} is not an origin as browsers send it: write {serialized:?}"
+                )));
+            }
+            Ok(origin)
+        })
+        .collect()
 }
 
 struct Vars<'a> {
@@ -325,7 +424,9 @@ mod tests {
         assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
         assert_eq!(config.http.idle_timeout, Duration::from_secs(60));
         assert_eq!(config.http.max_connections, 2048);
-        assert!(config.tokens.issuers.is_empty() && config.tokens.audiences.is_empty());
+        assert_eq!(config.tokens.secret_claims, ClaimsPolicy::default());
+        assert!(config.tokens.better_auth.is_none());
+        assert!(!config.cors.is_enabled());
     }
 
     #[test]
@@ -335,11 +436,78 @@ mod tests {
             ("JWT_AUDIENCE", " https://app.example.com, mobile ,,"),
         ])
         .unwrap();
-        assert_eq!(config.tokens.issuers, ["https://app.example.com"]);
         assert_eq!(
-            config.tokens.audiences,
+            config.tokens.secret_claims.issuers,
+            ["https://app.example.com"]
+        );
+        assert_eq!(
+            config.tokens.secret_claims.audiences,
             ["https://app.example.com", "mobile"]
         );
+    }
+
+    #[test]
+    fn better_auth_url_turns_on_its_jwks_with_itself_as_issuer_and_audience() {
+        let config = config_with(&[("BETTER_AUTH_URL", "http://localhost:3000/")]).unwrap();
+        let better_auth = config.tokens.better_auth.unwrap();
+        assert_eq!(better_auth.jwks.url, "http://localhost:3000/api/auth/jwks");
+        assert_eq!(better_auth.claims.issuers, ["http://localhost:3000"]);
+        assert_eq!(better_auth.claims.audiences, ["http://localhost:3000"]);
+        assert_eq!(
+            config.tokens.secret_claims,
+            ClaimsPolicy::default(),
+            "HS256 tokens stay as they were"
+        );
+
+        let config = config_with(&[
+            ("BETTER_AUTH_URL", "https://app.example.com"),
+            ("BETTER_AUTH_JWKS_URL", "https://keys.example.com/jwks.json"),
+            ("JWT_AUDIENCE", "todo-api"),
+        ])
+        .unwrap();
+        let better_auth = config.tokens.better_auth.unwrap();
+        assert_eq!(better_auth.jwks.url, "https://keys.example.com/jwks.json");
+        assert_eq!(better_auth.claims.issuers, ["https://app.example.com"]);
+        assert_eq!(better_auth.claims.audiences, ["todo-api"]);
+    }
+
+    #[test]
+    fn bad_better_auth_urls_are_named() {
+        for (name, value) in [
+            ("BETTER_AUTH_URL", "localhost:3000"),
+            ("BETTER_AUTH_URL", "ftp://auth.example.com"),
+            ("BETTER_AUTH_URL", "https://user:pw@auth.example.com"),
+            ("BETTER_AUTH_JWKS_URL", "not a url"),
+        ] {
+            assert_eq!(error_for(&[(name, value)]).variable, name, "{value}");
+        }
+        let error = error_for(&[("BETTER_AUTH_JWKS_URL", "https://keys.example.com/jwks")]);
+        assert_eq!(error.variable, "JWT_ISSUER", "{error}");
+    }
+
+    #[test]
+    fn cors_origins_must_be_exact_origins() {
+        let config = config_with(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "http://localhost:3000, https://todo.example.com",
+        )])
+        .unwrap();
+        assert!(config.cors.is_enabled());
+        for (value, hint) in [
+            ("http://localhost:3000/", "\"http://localhost:3000\""),
+            (
+                "https://todo.example.com:443",
+                "\"https://todo.example.com\"",
+            ),
+            ("http://LOCALHOST:3000", "\"http://localhost:3000\""),
+            ("*", "list the frontend's origins"),
+            ("localhost:3000", "not an http"),
+            ("file:///tmp/x", "not an http"),
+        ] {
+            let error = error_for(&[("CORS_ALLOWED_ORIGINS", value)]);
+            assert_eq!(error.variable, "CORS_ALLOWED_ORIGINS");
+            assert!(error.problem.contains(hint), "{value}: {error}");
+        }
     }
 
     #[test]

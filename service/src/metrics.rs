@@ -27,6 +27,20 @@ pub struct Metrics {
     db_up: IntGauge,
     connections_open: IntGauge,
     connections_refused: IntCounter,
+    jwks_fetches: IntCounterVec,
+    jwks_keys: IntGauge,
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+fn gauge(name: &str, help: &str) -> IntGauge {
+    IntGauge::new(name, help).expect("valid metric")
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
 }
 
 /// The `method` label: the methods of RFC 9110 (and PATCH) by name, anything else as `other`.
@@ -50,14 +64,17 @@ pub fn method_label(method: &Method) -> &'static str {
 impl Metrics {
     pub fn new(version: &str) -> Metrics {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests answered, by route template and status.",
-            ),
+        let register = |collector: Box<dyn prometheus::core::Collector>| {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        };
+        let requests = counter_vec(
+            "http_requests_total",
+            "HTTP requests answered, by route template and status.",
             &["method", "route", "status"],
-        )
-        .expect("valid metric");
+        );
+        register(Box::new(requests.clone()));
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -67,65 +84,58 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("valid metric");
-        let in_flight = IntGauge::new("http_requests_in_flight", "HTTP requests being served.")
-            .expect("valid metric");
-        let pool = IntGaugeVec::new(
-            Opts::new(
-                "db_pool_connections",
-                "Database pool: max (configured size), open, in_use, and waiting (requests queued for a connection).",
-            ),
+        register(Box::new(latency.clone()));
+        let in_flight = gauge("http_requests_in_flight", "HTTP requests being served.");
+        register(Box::new(in_flight.clone()));
+        let pool = gauge_vec(
+            "db_pool_connections",
+            "Database pool: max (configured size), open, in_use, and waiting (requests queued for a connection).",
             &["state"],
-        )
-        .expect("valid metric");
-        let reads = IntGaugeVec::new(
-            Opts::new(
-                "db_shared_reads",
-                "Reads on the shared (pipelined) database connections: max (DB_MAX_READS_IN_FLIGHT) and in_flight.",
-            ),
+        );
+        register(Box::new(pool.clone()));
+        let reads = gauge_vec(
+            "db_shared_reads",
+            "Reads on the shared (pipelined) database connections: max (DB_MAX_READS_IN_FLIGHT) and in_flight.",
             &["state"],
-        )
-        .expect("valid metric");
-        let db_up = IntGauge::new(
+        );
+        register(Box::new(reads.clone()));
+        let db_up = gauge(
             "db_up",
             "1 if the last database health check succeeded, 0 if it failed.",
-        )
-        .expect("valid metric");
-        let connections_open = IntGauge::new(
+        );
+        register(Box::new(db_up.clone()));
+        let connections_open = gauge(
             "http_connections_open",
             "Client connections open (HTTP_MAX_CONNECTIONS caps them).",
-        )
-        .expect("valid metric");
+        );
+        register(Box::new(connections_open.clone()));
         let connections_refused = IntCounter::new(
             "http_connections_refused_total",
             "Client connections answered 503 and closed because HTTP_MAX_CONNECTIONS were open.",
         )
         .expect("valid metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "backend_build_info",
-                "Always 1; labels describe the running build.",
-            ),
+        register(Box::new(connections_refused.clone()));
+        let jwks_fetches = counter_vec(
+            "jwks_fetches_total",
+            "Fetches of Better Auth's JWKS (BETTER_AUTH_URL), by outcome: success or error.",
+            &["outcome"],
+        );
+        register(Box::new(jwks_fetches.clone()));
+        let jwks_keys = gauge(
+            "jwks_keys",
+            "Public keys held from Better Auth's JWKS (0 without BETTER_AUTH_URL).",
+        );
+        register(Box::new(jwks_keys.clone()));
+        let build_info = gauge_vec(
+            "backend_build_info",
+            "Always 1; labels describe the running build.",
             &["version"],
-        )
-        .expect("valid metric");
+        );
         build_info.with_label_values(&[version]).set(1);
-
-        for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(latency.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(pool.clone()),
-            Box::new(reads.clone()),
-            Box::new(db_up.clone()),
-            Box::new(connections_open.clone()),
-            Box::new(connections_refused.clone()),
-            Box::new(build_info),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
-        ] {
-            registry
-                .register(collector)
-                .expect("metric names are unique");
-        }
+        register(Box::new(build_info));
+        register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
 
         Metrics {
             registry,
@@ -137,6 +147,8 @@ impl Metrics {
             db_up,
             connections_open,
             connections_refused,
+            jwks_fetches,
+            jwks_keys,
         }
     }
 
@@ -177,6 +189,15 @@ impl Metrics {
         self.db_up.set(i64::from(up));
     }
 
+    pub fn observe_jwks_fetch(&self, succeeded: bool) {
+        let outcome = if succeeded { "success" } else { "error" };
+        self.jwks_fetches.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn set_jwks_keys(&self, keys: usize) {
+        self.jwks_keys.set(i64::try_from(keys).unwrap_or(i64::MAX));
+    }
+
     /// The text exposition, with the database gauges read at scrape time: the pool's status,
     /// and the reads in flight on the shared connections with their limit.
     pub fn render(&self, pool: Status, reads: (usize, usize)) -> String {
@@ -197,6 +218,11 @@ impl Metrics {
                 .with_label_values(&[state])
                 .set(i64::try_from(value).unwrap_or(i64::MAX));
         }
+        self.text()
+    }
+
+    /// The text exposition of every metric as it stands.
+    pub fn text(&self) -> String {
         let mut buffer = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buffer)

@@ -47,5 +47,7 @@ pub fn token(subject: &str, ttl: Option<&str>) -> Result<String, TokenError> {
         },
     };
     let config = config::token_config_from_env().map_err(TokenError::Config)?;
-    Ok(auth::mint(&config, &user, ttl, SystemTime::now()))
+    auth::mint(&config, &user, ttl, SystemTime::now()).ok_or_else(|| {
+        TokenError::Usage("--ttl is too long: the token's exp would overflow".into())
+    })
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the service's tests, the e2e harness and the benchmark, so each exists once:
-//! throwaway PostgreSQL servers, JWT minting, and waiting with a deadline.
+//! throwaway PostgreSQL servers, JWT minting (HS256, and Better Auth's JWT plugin keys), a
+//! stand-in for Better Auth's JWKS endpoint, and waiting with a deadline.
 
+pub mod auth_server;
 pub mod jwt;
 pub mod postgres;
 pub mod wait;

@@ -189,7 +189,14 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible>
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> ApiError {
-        ApiError::Unauthorized(error)
+        match error {
+            AuthError::KeysUnavailable { retry_after, cause } => ApiError::Unavailable {
+                message: "the token's signing keys cannot be fetched from Better Auth right now; retry later",
+                retry_after,
+                cause,
+            },
+            error => ApiError::Unauthorized(error),
+        }
     }
 }
 

@@ -53,8 +53,13 @@ pub fn user(
     authenticator: Arc<Authenticator>,
 ) -> impl Filter<Extract = (UserId,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization").and_then(move |header: Option<String>| {
-        let result = authenticator.verify(header.as_deref());
-        async move { result.map_err(|error| warp::reject::custom(ApiError::from(error))) }
+        let authenticator = authenticator.clone();
+        async move {
+            authenticator
+                .verify(header.as_deref())
+                .await
+                .map_err(|error| warp::reject::custom(ApiError::from(error)))
+        }
     })
 }
 

@@ -19,7 +19,7 @@ use crate::domain::Task;
 #[openapi(
     info(
         title = "todo-chatbot backend",
-        description = "Tasks API of todo-chatbot. Task routes need `Authorization: Bearer <JWT>` (HS256, signed with BETTER_AUTH_SECRET, `sub` = user id, `exp` required). Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`."
+        description = "Tasks API of todo-chatbot. Task routes need `Authorization: Bearer <JWT>` (see the `bearer` security scheme for the tokens accepted). Browsers may call it from the origins in CORS_ALLOWED_ORIGINS. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`."
     ),
     // The schemas the routes' docs refer to; a test checks that every reference resolves.
     components(schemas(
@@ -43,6 +43,9 @@ pub struct ApiDoc;
 
 struct BearerAuth;
 
+/// The tokens `auth` accepts, for the document's readers.
+const BEARER_TOKENS: &str = "A JWT of one of two kinds. (1) HS256, signed with BETTER_AUTH_SECRET (the secret shared with the frontend); `iss` and `aud` are checked only when JWT_ISSUER / JWT_AUDIENCE are set. (2) When BETTER_AUTH_URL is set: a token of Better Auth's JWT plugin (`authClient.token()` or the `set-auth-jwt` header), signed EdDSA (Ed25519, the plugin's default), ES256, ES512, RS256 or PS256 with the key its header's `kid` names in `{BETTER_AUTH_URL}/api/auth/jwks`; `iss` and `aud` must be BETTER_AUTH_URL (or JWT_ISSUER / JWT_AUDIENCE). Both: `sub` is the user id that owns the tasks, `exp` is required (30 s leeway), `nbf` is honoured. 401 when the token is refused; 503 with Retry-After when its signing key cannot be fetched yet.";
+
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -52,6 +55,7 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(BEARER_TOKENS))
                     .build(),
             ),
         );

@@ -2,8 +2,11 @@
 //! test), plus tests of the real binary as a process. One test binary, one module per area.
 
 mod auth;
+mod better_auth;
+mod browser;
 mod cli;
 mod connections;
+mod cors;
 mod docs;
 mod errors;
 mod faults;

@@ -40,9 +40,20 @@ impl TestApp {
     }
 
     pub async fn spawn_on(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn_adjusted(database_url, overrides, |_| {}).await
+    }
+
+    /// The app with these variables, and `adjust` applied to the configuration they give (for
+    /// settings no variable reaches, such as the JWKS refetch interval).
+    pub async fn spawn_adjusted(
+        database_url: &str,
+        overrides: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let vars = service_env(database_url, overrides);
-        let config =
+        let mut config =
             Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+        adjust(&mut config);
         let app = App::build(config).await.expect("the app starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let lifecycle = app.lifecycle();

@@ -1,7 +1,12 @@
-//! Minting HS256 tokens the way the frontend's auth library (Better Auth, on `jose`) does.
+//! Minting tokens the way the frontend's auth library (Better Auth, on `jose`) does: HS256 with
+//! the shared secret here, and the JWT plugin's asymmetric tokens in [`keys`].
 //!
-//! Signed here with ring's HMAC directly rather than with the service's own JWT library, so the
-//! service's verifier is tested against tokens it had no part in making.
+//! Signed here with ring (and RustCrypto's p521) directly, never with the service's own code, so
+//! the service's verifier is tested against tokens it had no part in making.
+
+mod keys;
+
+pub use self::keys::{Alg, SigningKey, jwks};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,12 +28,12 @@ pub fn mint_claims(secret: &str, claims: Value) -> String {
     sign(&json!({ "alg": "HS256", "typ": "JWT" }), &claims, secret)
 }
 
-/// A token shaped like the ones Better Auth's JWT plugin issues: the session's user as claims
-/// (`id`, `name`, `email`, `emailVerified`, `image`, `createdAt`, `updatedAt`), `sub` = the
-/// user id, `iss` and `aud` = the app's base URL, `iat`, and `exp` 15 minutes later (its
-/// default), with a key id in the header.
-pub fn better_auth(secret: &str, user: &str, base_url: &str) -> String {
-    let claims = json!({
+/// The claims Better Auth's JWT plugin puts in a token (its `getJwtToken` and `signJWT`): the
+/// session's user (`id`, `name`, `email`, `emailVerified`, `image`, `createdAt`, `updatedAt`),
+/// `sub` = the user id, `iat`, `exp` 15 minutes later (its default), and `iss` and `aud` = the
+/// app's base URL (its defaults).
+pub fn better_auth_claims(user: &str, base_url: &str) -> Value {
+    json!({
         "id": user,
         "name": "Ada Lovelace",
         "email": "ada@example.com",
@@ -36,15 +41,20 @@ pub fn better_auth(secret: &str, user: &str, base_url: &str) -> String {
         "image": null,
         "createdAt": "2026-01-02T03:04:05.000Z",
         "updatedAt": "2026-01-02T03:04:05.000Z",
+        "iat": now(),
         "sub": user,
+        "exp": now() + 15 * 60,
         "iss": base_url,
         "aud": base_url,
-        "iat": now(),
-        "exp": now() + 15 * 60,
-    });
+    })
+}
+
+/// Better Auth's claims signed HS256 with the shared secret, as its cookie cache's JWTs are
+/// (the plugin's own tokens are asymmetric: see [`SigningKey`]).
+pub fn better_auth(secret: &str, user: &str, base_url: &str) -> String {
     sign(
-        &json!({ "alg": "HS256", "kid": "ba-key-1", "typ": "JWT" }),
-        &claims,
+        &json!({ "alg": "HS256", "typ": "JWT" }),
+        &better_auth_claims(user, base_url),
         secret,
     )
 }
@@ -108,6 +118,10 @@ mod tests {
     #[test]
     fn better_auth_tokens_carry_issuer_audience_and_profile() {
         let token = better_auth("s".repeat(32).as_str(), "u1", "https://app.example");
+        let header = token.split('.').next().unwrap();
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
         let claims = token.split('.').nth(1).unwrap();
         let claims: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
