@@ -85,7 +85,7 @@ recorded_image() {
 }
 
 # Installs or upgrades the release with the chart's defaults and nothing else (no -f, no --set):
-# exactly what the contract's `helm upgrade todo-chatbot charts/todo-chatbot --set
+# exactly what the contract's `helm upgrade todo-chatbot ./helm/todo-chatbot --set
 # backend.replicaCount=4` starts from, so that command changes the replica count only.
 install_release() {
   "${HELM:-helm}" upgrade --install "$RELEASE" "$REPO_ROOT/charts/todo-chatbot" \

@@ -224,7 +224,7 @@ mod tests {
     fn scoped_commands_see_only_the_given_kubeconfig_and_no_helm_overrides() {
         let runner = Local::scoped(Path::new("/tmp/e2e/kubeconfig"), Path::new("/repo"));
         let command = runner.command(&CommandLine::parse(
-            "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4",
+            "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4",
         ));
         let envs: Vec<(String, Option<String>)> = command
             .get_envs()

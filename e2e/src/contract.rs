@@ -13,8 +13,11 @@ use crate::names::Names;
 
 /// The label the contract's commands select the API pods with.
 pub const COMPONENT_SELECTOR: &str = "app.kubernetes.io/component=backend";
-/// The chart, as the README and NOTES.txt give it (the contract's `./helm/todo-chatbot`).
+/// The chart's directory in the repository, where the harness renders it from.
 pub const CHART_PATH: &str = "charts/todo-chatbot";
+/// The chart as the contract's scaling command names it: `helm/todo-chatbot` is a committed
+/// relative symlink to [`CHART_PATH`], so the command runs as written from the repository root.
+pub const CONTRACT_CHART_PATH: &str = "./helm/todo-chatbot";
 
 /// `kubectl get deployment todo-chatbot-backend`
 pub fn get_deployment(names: &Names) -> CommandLine {
@@ -52,15 +55,15 @@ pub fn curl_silent(base_url: &str, path: &str) -> CommandLine {
     CommandLine::new("curl", &["-s", &format!("{base_url}{path}")])
 }
 
-/// `helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4`: no `-f`, no
-/// `--reuse-values`, so Helm starts from the chart's defaults.
+/// `helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4`, as written: no
+/// `-f`, no `--reuse-values`, so Helm starts from the chart's defaults.
 pub fn scale(names: &Names, replicas: u32) -> CommandLine {
     CommandLine::new(
         "helm",
         &[
             "upgrade",
             &names.release,
-            CHART_PATH,
+            CONTRACT_CHART_PATH,
             "--set",
             &format!("backend.replicaCount={replicas}"),
         ],
@@ -372,7 +375,7 @@ mod tests {
             ),
             (
                 scale(&names, 4),
-                "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4",
+                "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4",
             ),
         ] {
             assert_eq!(command.to_string(), contract);

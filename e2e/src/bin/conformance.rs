@@ -117,7 +117,7 @@ const CHECKS: &[Check<Harness>] = &[
         run: pod_identity,
     },
     Check {
-        name: "helm upgrade {release} charts/todo-chatbot --set backend.replicaCount=4: 4 ready pods on the same image, nothing else changed, monitoring still up",
+        name: "helm upgrade {release} ./helm/todo-chatbot --set backend.replicaCount=4: 4 ready pods on the same image, nothing else changed, monitoring still up",
         run: contract_scaling,
     },
     Check {
@@ -949,7 +949,7 @@ mod tests {
             "curl http://localhost:30081/api/tasks: HTTP 401 with WWW-Authenticate"
         ));
         assert!(has(
-            "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4:"
+            "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4:"
         ));
     }
 
@@ -970,7 +970,7 @@ mod tests {
         let command = contract::scale(&Names::for_release(RELEASE), SCALED as u32);
         assert_eq!(
             command.to_string(),
-            "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4"
+            "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4"
         );
     }
 
