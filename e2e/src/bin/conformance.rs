@@ -64,6 +64,12 @@ const CHECKS: &[Check<Harness>] = &[
         name: "backend pods Running with their container ready (API)",
         run: pods_running_and_ready,
     },
+    // Before the run's own requests: their INFO lines would push the start-up lines out of the
+    // last 10 lines a pod shows under `kubectl logs -l` (probes and scrapes log at DEBUG).
+    Check {
+        name: "kubectl logs -l app.kubernetes.io/component=backend | grep -i database: a database line from every pod, no errors",
+        run: database_logs,
+    },
     Check {
         name: "kubectl get service {backend}: TYPE NodePort, PORT(S) 8000:30081/TCP",
         run: kubectl_get_service,
@@ -107,10 +113,6 @@ const CHECKS: &[Check<Harness>] = &[
     Check {
         name: "from a pod in the cluster: {backend_address} resolves and answers /api/health",
         run: in_cluster_service_address,
-    },
-    Check {
-        name: "kubectl logs -l app.kubernetes.io/component=backend | grep -i database: connected, no errors",
-        run: database_logs,
     },
     Check {
         name: "running pods are UID 1001, non-root, no privilege escalation, no capabilities, read-only root",
@@ -602,19 +604,35 @@ fn in_cluster_service_address<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Chec
 
 fn database_logs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        // As written: for a selector kubectl shows each pod's last 10 lines only (kubectl logs
-        // --tail), so the start-up lines are read in full through the API below.
+        // As written: for a selector kubectl shows each pod's last 10 lines (kubectl logs
+        // --tail), so every pod's start-up lines must still be among them.
         let shown = cx.run(&contract::backend_logs())?;
         let grepped = contract::database_lines(&shown);
         let errors = contract::error_lines(&grepped);
         ensure!(errors.is_empty(), "database errors: {errors:?}");
+        let pods: Vec<String> = cx
+            .cluster
+            .live_pods(&cx.names.backend_pods())
+            .await?
+            .into_iter()
+            .filter_map(|pod| pod.metadata.name)
+            .collect();
+        ensure!(
+            grepped.len() >= pods.len(),
+            "{} database lines for {} pods: {grepped:?}",
+            grepped.len(),
+            pods.len()
+        );
+        // The same with each line's pod named, to require one line from each.
+        let by_pod = cx.run(&contract::backend_logs_by_pod())?;
         let mut evidence = vec![format!(
-            "kubectl logs -l ...: {} database lines, no error",
-            grepped.len()
+            "kubectl logs -l ...: {} database lines, no error; {}",
+            grepped.len(),
+            contract::expect_database_lines(&by_pod, &pods)?
         )];
-        for pod in cx.cluster.live_pods(&cx.names.backend_pods()).await? {
-            let name = pod.metadata.name.unwrap_or_default();
-            let logs = cx.cluster.logs(&name).await?;
+        // And the start-up line itself, in each pod's whole log.
+        for name in &pods {
+            let logs = cx.cluster.logs(name).await?;
             let lines = contract::database_lines(&logs);
             let connected = lines
                 .iter()
