@@ -73,6 +73,15 @@ load_image() {
     docker image inspect --format '{{.Id}}' "$IMAGE:$DEFAULT_TAG"
 }
 
+# Succeeds if Docker keeps its images in the containerd image store (the default of Docker
+# Desktop 4.34+ and of fresh Docker Engine 29+ installs; `docker info` then names the containerd
+# snapshotter as its storage driver). There `docker image inspect` gives the manifest's digest
+# while the nodes' CRI gives the config's, so `kind load docker-image` (v0.30) never sees that a
+# node has the image already and sends it again (kind#4236): slower, but it changes nothing.
+uses_containerd_image_store() {
+  docker info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'
+}
+
 # Succeeds if the backend Deployment exists.
 backend_exists() {
   [ -n "$(kubectl get deployment "$BACKEND" --ignore-not-found -o name)" ]
