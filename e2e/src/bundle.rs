@@ -85,11 +85,15 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
 }
 
 /// Runs every capture into `dir` with `runner` (the run's own kubeconfig); a failing command
-/// leaves its error in the file instead of stopping the collection.
-pub fn collect(dir: &Path, captures: &[Capture], runner: &impl Runner) -> std::io::Result<PathBuf> {
+/// (or one past its deadline) leaves its error in the file instead of stopping the collection.
+pub async fn collect(
+    dir: &Path,
+    captures: &[Capture],
+    runner: &impl Runner,
+) -> std::io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
     for item in captures {
-        let text = match runner.run(&item.command) {
+        let text = match runner.run(&item.command).await {
             Ok(output) => format!("$ {}\n{}{}", item.command, output.stdout, output.stderr),
             Err(error) => format!("$ {}\ncould not run: {error:#}\n", item.command),
         };
@@ -126,8 +130,8 @@ mod tests {
         assert!(previous.command.args.contains(&"--previous".to_owned()));
     }
 
-    #[test]
-    fn collect_records_failures_instead_of_stopping() {
+    #[tokio::test]
+    async fn collect_records_failures_instead_of_stopping() {
         let dir = std::env::temp_dir().join(format!("bundle-test-{}", std::process::id()));
         let list = vec![
             capture("missing.txt", "/nonexistent/kubectl", &["get", "pods"]),
@@ -138,6 +142,7 @@ mod tests {
             &list,
             &crate::commands::Local::unscoped(Path::new("/")),
         )
+        .await
         .unwrap();
         let missing = fs::read_to_string(dir.join("missing.txt")).unwrap();
         assert!(missing.contains("could not run"), "{missing}");

@@ -4,7 +4,8 @@
 //!
 //! - [`names`]: the release's object names, derived from the release name;
 //! - [`kubeconfig`]: which kube context the run may act on, and its one-context kubeconfig;
-//! - [`commands`]: kubectl, helm and curl through one runner (a fake one in tests);
+//! - [`commands`]: kubectl, helm and curl through one runner (a fake one in tests), each with
+//!   a deadline, killed when the check awaiting it is abandoned;
 //! - [`contract`]: the contract's verification commands as written, and their expected output;
 //! - [`cluster`]: the Kubernetes API, rollout and terminating-pod logic, the in-cluster probe pod;
 //! - [`traffic`]: paced, bounded traffic during a rollout;

@@ -7,6 +7,7 @@
 //! commands run exactly as it writes them. It writes a markdown report and, on any failure, a
 //! debugging bundle; it exits 0 only if every check ran and passed.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -145,13 +146,16 @@ struct Harness {
     /// One connection per request, so every request goes through the Service's current
     /// endpoints the way a new client would.
     http: reqwest::Client,
+    /// The commands run since the report last took them, as typed.
+    commands: RefCell<Vec<String>>,
 }
 
 impl Harness {
-    /// Runs a command with the run's kubeconfig; its standard output, or why it failed.
-    fn run(&self, command: &CommandLine) -> Result<String> {
-        // Commands block; let the runtime move the traffic tasks to another worker meanwhile.
-        tokio::task::block_in_place(|| self.runner.run(command))?.stdout_of(command)
+    /// Runs a command with the run's kubeconfig, within its deadline; its standard output, or
+    /// why it failed.
+    async fn run(&self, command: &CommandLine) -> Result<String> {
+        self.commands.borrow_mut().push(command.to_string());
+        self.runner.run(command).await?.stdout_of(command)
     }
 
     /// The backend rolled out to `replicas`, its endpoints ready, no old pod still terminating.
@@ -213,6 +217,7 @@ impl guard::Harness for Harness {
                 Restore::HelmRollback { release, revision } => {
                     let revision = revision.to_string();
                     self.run(&CommandLine::new("helm", &["rollback", release, &revision]))
+                        .await
                         .map(drop)
                 }
                 Restore::WaitForRollout {
@@ -232,6 +237,10 @@ impl guard::Harness for Harness {
                 }
             }
         })
+    }
+
+    fn take_commands(&self) -> Vec<String> {
+        self.commands.take()
     }
 }
 
@@ -267,19 +276,19 @@ async fn main() {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("HTTP client"),
+        commands: RefCell::new(Vec::new()),
     };
 
-    let report = guard::run(&cx, CHECKS, || async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Rewritten as each check starts and ends: a run killed from outside (CI's job limit) still
+    // leaves every finished check and names the one under way.
+    let report_file = report_dir.join(REPORT_FILE);
+    let report = guard::run(&cx, CHECKS, stop_requested, |report| {
+        if let Err(error) = report.write(&report_file, TITLE) {
+            eprintln!("could not write {}: {error}", report_file.display());
+        }
     })
     .await;
-
-    let report_file = report_dir.join(REPORT_FILE);
-    std::fs::write(
-        &report_file,
-        report.to_markdown("Deployment contract conformance"),
-    )
-    .expect("write report");
+    report.write(&report_file, TITLE).expect("write report");
     println!("\nconformance report: {}", report_file.display());
 
     let passed = report.all_passed();
@@ -293,7 +302,7 @@ async fn main() {
             .filter_map(|pod| pod.metadata.name)
             .collect();
         let captures = bundle::captures(&cx.namespace, &cx.names.release, &pods);
-        match bundle::collect(&report_dir.join(BUNDLE_DIR), &captures, &cx.runner) {
+        match bundle::collect(&report_dir.join(BUNDLE_DIR), &captures, &cx.runner).await {
             Ok(dir) => println!("failure bundle: {}", dir.display()),
             Err(error) => eprintln!("could not write the failure bundle: {error}"),
         }
@@ -313,6 +322,24 @@ async fn main() {
     std::process::exit(1);
 }
 
+const TITLE: &str = "Deployment contract conformance";
+
+/// Resolves when the user or CI asks the run to stop: Ctrl-C (SIGINT), or SIGTERM (what a
+/// cancelled CI job sends after SIGINT). The check under way is abandoned and its restores run.
+async fn stop_requested() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
 /// Clears the last run's results, picks the context, writes the run's kubeconfig and connects.
 async fn connect(
     report_dir: &std::path::Path,
@@ -325,7 +352,7 @@ async fn connect(
     let requested = std::env::var(CONTEXT_VARIABLE).ok();
     let context = choose_context(&kubeconfig, requested.as_deref())?;
     let scoped = report_dir.join("kubeconfig");
-    write_scoped(&Local::unscoped(&repo_root()), &context, namespace, &scoped)?;
+    write_scoped(&Local::unscoped(&repo_root()), &context, namespace, &scoped).await?;
     let cluster = Cluster::connect(&scoped, namespace)
         .await
         .with_context(|| {
@@ -356,14 +383,14 @@ fn backend_rolled_out<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn kubectl_get_deployment<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let output = cx.run(&contract::get_deployment(&cx.names))?;
+        let output = cx.run(&contract::get_deployment(&cx.names)).await?;
         contract::expect_deployment(&output, &cx.names.backend, REPLICAS as u32)
     })
 }
 
 fn kubectl_get_pods<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let output = cx.run(&contract::get_pods())?;
+        let output = cx.run(&contract::get_pods()).await?;
         contract::expect_pods(&output, REPLICAS as usize)
     })
 }
@@ -394,7 +421,7 @@ fn pods_running_and_ready<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> 
 
 fn kubectl_get_service<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let output = cx.run(&contract::get_service(&cx.names))?;
+        let output = cx.run(&contract::get_service(&cx.names)).await?;
         contract::expect_node_port_service(&output, &cx.names.backend, SERVICE_PORT, NODE_PORT)
     })
 }
@@ -436,7 +463,7 @@ fn service_spec<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 fn kubectl_get_endpoints<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
         let pods = cx.cluster.live_pods(&cx.names.backend_pods()).await?.len();
-        let output = cx.run(&contract::get_endpoints(&cx.names))?;
+        let output = cx.run(&contract::get_endpoints(&cx.names)).await?;
         contract::expect_endpoints(&output, &cx.names.backend, pods, SERVICE_PORT)
     })
 }
@@ -477,7 +504,7 @@ fn secret_and_configmap<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn curl_health<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let body = cx.run(&contract::curl(&cx.base_url, "/api/health"))?;
+        let body = cx.run(&contract::curl(&cx.base_url, "/api/health")).await?;
         let pod = contract::healthy_pod(&body)?;
         let status = cx.http.get(cx.url("/api/health")).send().await?.status();
         ensure!(status == 200, "HTTP {status}");
@@ -487,7 +514,7 @@ fn curl_health<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn curl_docs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let html = cx.run(&contract::curl(&cx.base_url, "/docs"))?;
+        let html = cx.run(&contract::curl(&cx.base_url, "/docs")).await?;
         ensure!(html.contains("swagger-ui"), "not Swagger UI");
         let response = cx.http.get(cx.url("/docs")).send().await?;
         ensure!(response.status() == 200, "HTTP {}", response.status());
@@ -507,7 +534,7 @@ fn curl_docs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn curl_tasks_unauthorized<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let body = cx.run(&contract::curl(&cx.base_url, "/api/tasks"))?;
+        let body = cx.run(&contract::curl(&cx.base_url, "/api/tasks")).await?;
         let error: Value = serde_json::from_str(&body).with_context(|| format!("{body:?}"))?;
         ensure!(
             error["error"]["code"].is_string(),
@@ -561,7 +588,7 @@ fn load_distribution<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
         let command = contract::curl_silent(&cx.base_url, "/api/health");
         let mut pods = Vec::new();
         for round in 0..40 {
-            pods.push(contract::healthy_pod(&cx.run(&command)?)?);
+            pods.push(contract::healthy_pod(&cx.run(&command).await?)?);
             if round >= 9 && contract::expect_spread(&pods).is_ok() {
                 break;
             }
@@ -606,7 +633,7 @@ fn database_logs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
         // As written: for a selector kubectl shows each pod's last 10 lines (kubectl logs
         // --tail), so every pod's start-up lines must still be among them.
-        let shown = cx.run(&contract::backend_logs())?;
+        let shown = cx.run(&contract::backend_logs()).await?;
         let grepped = contract::database_lines(&shown);
         let errors = contract::error_lines(&grepped);
         ensure!(errors.is_empty(), "database errors: {errors:?}");
@@ -624,7 +651,7 @@ fn database_logs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
             pods.len()
         );
         // The same with each line's pod named, to require one line from each.
-        let by_pod = cx.run(&contract::backend_logs_by_pod())?;
+        let by_pod = cx.run(&contract::backend_logs_by_pod()).await?;
         let mut evidence = vec![format!(
             "kubectl logs -l ...: {} database lines, no error; {}",
             grepped.len(),
@@ -655,18 +682,20 @@ fn pod_identity<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
         for pod in cx.cluster.live_pods(&cx.names.backend_pods()).await? {
             let name = pod.metadata.name.unwrap_or_default();
             // The image has no shell: the command is a binary in it.
-            let identity = cx.run(&CommandLine::new(
-                "kubectl",
-                &[
-                    "exec",
-                    &name,
-                    "-c",
-                    "backend",
-                    "--",
-                    "/usr/local/bin/backend",
-                    "identity",
-                ],
-            ))?;
+            let identity = cx
+                .run(&CommandLine::new(
+                    "kubectl",
+                    &[
+                        "exec",
+                        &name,
+                        "-c",
+                        "backend",
+                        "--",
+                        "/usr/local/bin/backend",
+                        "identity",
+                    ],
+                ))
+                .await?;
             for expected in [
                 "uid=1001",
                 "gid=1001",
@@ -689,9 +718,9 @@ fn contract_scaling<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
         let names = &cx.names;
         let status = CommandLine::new("helm", &["status", &names.release, "-o", "json"]);
-        let revision = release_revision(&cx.run(&status)?)?;
+        let revision = release_revision(&cx.run(&status).await?)?;
         let manifest = CommandLine::new("helm", &["get", "manifest", &names.release]);
-        let before = Manifests::parse(&cx.run(&manifest)?)?;
+        let before = Manifests::parse(&cx.run(&manifest).await?)?;
         let images: BTreeSet<_> =
             backend_images(&cx.cluster.live_pods(&names.backend_pods()).await?)
                 .into_values()
@@ -710,7 +739,7 @@ fn contract_scaling<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
             revision,
         });
         let command = contract::scale(names, SCALED as u32);
-        cx.run(&command)?;
+        cx.run(&command).await?;
         cx.backend_at(SCALED).await?;
 
         let pods = cx.cluster.live_pods(&names.backend_pods()).await?;
@@ -721,7 +750,7 @@ fn contract_scaling<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
         );
         let after: BTreeSet<_> = backend_images(&pods).into_values().collect();
         ensure!(after == images, "images before {images:?}, after {after:?}");
-        let changed = changes(&before, &Manifests::parse(&cx.run(&manifest)?)?);
+        let changed = changes(&before, &Manifests::parse(&cx.run(&manifest).await?)?);
         let expected = format!(
             "Deployment {}: spec.replicas: {REPLICAS} -> {SCALED}",
             names.backend
@@ -912,10 +941,12 @@ fn postgres_outage<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
 
 fn helm_test<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        cx.run(&CommandLine::new(
-            "helm",
-            &["test", &cx.names.release, "--timeout", "2m"],
-        ))?;
+        // Helm waits up to its own --timeout for the test pods; the deadline leaves it that.
+        cx.run(
+            &CommandLine::new("helm", &["test", &cx.names.release, "--timeout", "2m"])
+                .within(Duration::from_secs(180)),
+        )
+        .await?;
         Ok("every test hook succeeded (API health, PostgreSQL login, Prometheus targets, Grafana dashboard)".into())
     })
 }
