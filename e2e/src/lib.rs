@@ -10,6 +10,7 @@
 //! - [`cluster`]: the Kubernetes API, rollout and terminating-pod logic, the in-cluster probe pod;
 //! - [`traffic`]: paced, bounded traffic during a rollout;
 //! - [`guard`]: the ordered table of checks and the restores that run after each;
+//! - [`outage`]: what the contract implies of a database outage, and which failures it excuses;
 //! - [`report`], [`bundle`]: the markdown report and the failure bundle.
 //!
 //! [`monitoring`] takes the monitoring chart's Prometheus config, alert rules and dashboard out
@@ -25,6 +26,7 @@ pub mod kubeconfig;
 pub mod manifests;
 pub mod monitoring;
 pub mod names;
+pub mod outage;
 pub mod report;
 pub mod traffic;
 
