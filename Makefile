@@ -4,7 +4,7 @@
 SHELL := bash
 .DEFAULT_GOAL := help
 
-.PHONY: help tools build dev test test-charts test-monitoring image scan lint fmt openapi kind-up token kind-down test-e2e bench soak release clean
+.PHONY: help tools build dev test test-charts test-monitoring image scan lint fmt openapi kind-up token kind-down test-e2e kind-debug bench soak release clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ kind-down: ## Delete the Kind cluster
 
 test-e2e: ## Prove the deployment contract on the Kind cluster (scales and restarts things, then restores them; E2E_CONTEXT names another cluster); writes target/e2e/conformance.md (and a failure bundle)
 	@bash ci/e2e.sh
+
+kind-debug: ## Collect what debugging the Kind cluster needs (release, pods and their logs, kube-system, kind export logs) into target/e2e/debug/
+	@bash ci/kind-debug.sh
 
 bench: ## Load benchmark on this machine: writes bench/results.json and the table in bench/README.md
 	@bash ci/bench.sh bench

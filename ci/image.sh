@@ -8,6 +8,13 @@
 #           machines that cannot reach an image registry
 #   auto    (default) public if the registry answers, else local
 # IMAGE (default todo-chatbot-backend) and TAG (default: the git revision) name the result.
+#
+# Building the same tree again gives the same image ID: the image's creation time is the commit's
+# (SOURCE_DATE_EPOCH overrides it), not the clock's, so a re-run of make kind-up loads nothing new
+# and restarts nothing. With BuildKit the image carries no provenance attestation: kind loads
+# images with `docker save` and `ctr images import --all-platforms`, which fails on the
+# attestation manifest that Docker's containerd image store leaves out of the archive
+# (kind#3795, containerd#11344).
 set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -89,16 +96,26 @@ else
 fi
 [ "${rust_version}" ] || die "cannot read the Rust version from RUST_BUILDER_IMAGE=$RUST_BUILDER_IMAGE"
 
-log "building $image:$tag with builder $builder ($bases base images)"
+created_epoch=$(source_epoch)
+created=$(utc_time "$created_epoch")
 # The legacy builder is used where BuildKit (buildx) is missing; the Dockerfile works with both.
-if ! docker buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=0; fi
-docker build --quiet \
+# BuildKit also stamps the image config and its history with the time of the build unless
+# SOURCE_DATE_EPOCH is given (BuildKit 0.11+); the legacy builder reuses its cached steps' IDs.
+buildkit_flags=()
+if docker buildx version >/dev/null 2>&1; then
+  buildkit_flags=(--provenance=false --build-arg "SOURCE_DATE_EPOCH=$created_epoch")
+else
+  export DOCKER_BUILDKIT=0
+fi
+
+log "building $image:$tag with builder $builder ($bases base images), created $created"
+docker build --quiet "${buildkit_flags[@]}" \
   --file "$REPO_ROOT/service/Dockerfile" \
   --build-arg "BUILDER_IMAGE=$builder" \
   --build-arg "CARGO_AUDITABLE_VERSION=$CARGO_AUDITABLE_VERSION" \
   --build-arg "VERSION=$(awk -F'"' '/^version/ {print $2; exit}' "$REPO_ROOT/service/Cargo.toml")" \
   --build-arg "REVISION=$tag" \
-  --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --build-arg "CREATED=$created" \
   --tag "$image:$tag" \
   "$REPO_ROOT" >/dev/null
 

@@ -24,6 +24,9 @@ use_cluster_kubeconfig
 revision=$(source_revision)
 IMAGE=$IMAGE TAG=$revision bash "$REPO_ROOT/ci/image.sh" >/dev/null
 log "loading $IMAGE:$revision as $IMAGE:$DEFAULT_TAG into the cluster"
+if uses_containerd_image_store; then
+  log "Docker's containerd image store: kind sends the image to every node again even when they have it (kind#4236); the cluster does not change"
+fi
 loaded=$(load_image "$IMAGE:$revision")
 
 existed=no

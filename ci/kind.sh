@@ -73,6 +73,15 @@ load_image() {
     docker image inspect --format '{{.Id}}' "$IMAGE:$DEFAULT_TAG"
 }
 
+# Succeeds if Docker keeps its images in the containerd image store (the default of Docker
+# Desktop 4.34+ and of fresh Docker Engine 29+ installs; `docker info` then names the containerd
+# snapshotter as its storage driver). There `docker image inspect` gives the manifest's digest
+# while the nodes' CRI gives the config's, so `kind load docker-image` (v0.30) never sees that a
+# node has the image already and sends it again (kind#4236): slower, but it changes nothing.
+uses_containerd_image_store() {
+  docker info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'
+}
+
 # Succeeds if the backend Deployment exists.
 backend_exists() {
   [ -n "$(kubectl get deployment "$BACKEND" --ignore-not-found -o name)" ]
@@ -85,7 +94,7 @@ recorded_image() {
 }
 
 # Installs or upgrades the release with the chart's defaults and nothing else (no -f, no --set):
-# exactly what the contract's `helm upgrade todo-chatbot charts/todo-chatbot --set
+# exactly what the contract's `helm upgrade todo-chatbot ./helm/todo-chatbot --set
 # backend.replicaCount=4` starts from, so that command changes the replica count only.
 install_release() {
   "${HELM:-helm}" upgrade --install "$RELEASE" "$REPO_ROOT/charts/todo-chatbot" \

@@ -30,3 +30,19 @@ source_revision() {
   fi
   printf '%s\n' "$rev"
 }
+
+# The commit time of HEAD in seconds since 1970 (SOURCE_DATE_EPOCH if set: the
+# reproducible-builds.org convention), so that building the same tree again gives an image with
+# the same timestamps, hence the same image ID. Without git, the current time.
+source_epoch() {
+  if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+    printf '%s\n' "$SOURCE_DATE_EPOCH"
+  elif ! git -C "$REPO_ROOT" log -1 --format=%ct HEAD 2>/dev/null; then
+    date +%s
+  fi
+}
+
+# Seconds since 1970 as an RFC 3339 time in UTC (the OCI label's format), with GNU or BSD date.
+utc_time() {
+  date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ
+}

@@ -1,5 +1,8 @@
-//! The failure bundle: everything needed to debug a failed conformance run, collected with
-//! helm and kubectl into one directory for CI to upload.
+//! The failure bundle: everything needed to debug a failed conformance run (or a failed
+//! `make kind-up`: the `bundle` binary), collected with helm and kubectl into one directory for
+//! CI to upload: the release, its namespace, every pod's logs, and kube-system, where kindnet
+//! (the Kind cluster's network, which also enforces NetworkPolicies and logs what it drops),
+//! CoreDNS and kube-proxy run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,6 +60,54 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
             &["get", "events", "-n", namespace, "--sort-by=.lastTimestamp"],
         ),
         capture("nodes.txt", kubectl, &["describe", "nodes"]),
+        capture(
+            "kube-system-pods.txt",
+            kubectl,
+            &["get", "pods", "-n", "kube-system", "-o", "wide"],
+        ),
+        capture(
+            "kube-system-events.txt",
+            kubectl,
+            &[
+                "get",
+                "events",
+                "-n",
+                "kube-system",
+                "--sort-by=.lastTimestamp",
+            ],
+        ),
+        // Every add-on pod carries k8s-app (kindnet, kube-dns, kube-proxy); each line is
+        // prefixed with its pod and container.
+        capture(
+            "kube-system-logs.txt",
+            kubectl,
+            &[
+                "logs",
+                "-n",
+                "kube-system",
+                "-l",
+                "k8s-app",
+                "--all-containers",
+                "--prefix",
+                "--timestamps",
+                "--tail=-1",
+            ],
+        ),
+        capture(
+            "kube-system-control-plane-logs.txt",
+            kubectl,
+            &[
+                "logs",
+                "-n",
+                "kube-system",
+                "-l",
+                "tier=control-plane",
+                "--all-containers",
+                "--prefix",
+                "--timestamps",
+                "--tail=2000",
+            ],
+        ),
     ];
     for pod in pods {
         let describe = ["describe", "pod", pod, "-n", namespace];
@@ -85,11 +136,15 @@ pub fn captures(namespace: &str, release: &str, pods: &[String]) -> Vec<Capture>
 }
 
 /// Runs every capture into `dir` with `runner` (the run's own kubeconfig); a failing command
-/// leaves its error in the file instead of stopping the collection.
-pub fn collect(dir: &Path, captures: &[Capture], runner: &impl Runner) -> std::io::Result<PathBuf> {
+/// (or one past its deadline) leaves its error in the file instead of stopping the collection.
+pub async fn collect(
+    dir: &Path,
+    captures: &[Capture],
+    runner: &impl Runner,
+) -> std::io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
     for item in captures {
-        let text = match runner.run(&item.command) {
+        let text = match runner.run(&item.command).await {
             Ok(output) => format!("$ {}\n{}{}", item.command, output.stdout, output.stderr),
             Err(error) => format!("$ {}\ncould not run: {error:#}\n", item.command),
         };
@@ -119,6 +174,15 @@ mod tests {
                 .any(|c| c.file == "helm-history.txt" && c.command.args.contains(&"rel".to_owned()))
         );
         assert!(list.iter().any(|c| c.file == "events.txt"));
+        let kube_system = list
+            .iter()
+            .find(|c| c.file == "kube-system-logs.txt")
+            .unwrap();
+        assert_eq!(
+            kube_system.command.to_string(),
+            "kubectl logs -n kube-system -l k8s-app --all-containers --prefix --timestamps --tail=-1",
+            "kindnet's network-policy drops are in its logs"
+        );
         let previous = list
             .iter()
             .find(|c| c.file == "pod-backend-a-previous-logs.txt")
@@ -126,8 +190,8 @@ mod tests {
         assert!(previous.command.args.contains(&"--previous".to_owned()));
     }
 
-    #[test]
-    fn collect_records_failures_instead_of_stopping() {
+    #[tokio::test]
+    async fn collect_records_failures_instead_of_stopping() {
         let dir = std::env::temp_dir().join(format!("bundle-test-{}", std::process::id()));
         let list = vec![
             capture("missing.txt", "/nonexistent/kubectl", &["get", "pods"]),
@@ -138,6 +202,7 @@ mod tests {
             &list,
             &crate::commands::Local::unscoped(Path::new("/")),
         )
+        .await
         .unwrap();
         let missing = fs::read_to_string(dir.join("missing.txt")).unwrap();
         assert!(missing.contains("could not run"), "{missing}");

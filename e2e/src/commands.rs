@@ -1,19 +1,34 @@
 //! External commands (kubectl, helm, curl). A [`CommandLine`] prints exactly as a user types it;
 //! a [`Runner`] is the one place a command starts, so the checks that run commands can be
 //! unit-tested with a fake runner and canned output.
+//!
+//! Every command has a deadline ([`DEFAULT_DEADLINE`] unless it says otherwise), after which it
+//! is killed and fails naming it: a stalled `kubectl exec`, or a `curl` without `--max-time`
+//! against a port that accepts and never answers, would otherwise hang the run until CI's job
+//! limit. A command runs as a future: dropping it (Ctrl-C abandons the check that awaits it)
+//! kills the process too.
 
 use std::ffi::OsString;
 use std::fmt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use tokio::process::Command;
 
-/// A program and its arguments, as typed.
+/// How long a command may run unless it says otherwise: the contract's commands and the
+/// harness's own answer within seconds on a working cluster.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A program and its arguments, as typed, and how long it may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandLine {
     pub program: String,
     pub args: Vec<String>,
+    pub deadline: Duration,
 }
 
 impl CommandLine {
@@ -21,6 +36,7 @@ impl CommandLine {
         CommandLine {
             program: program.to_owned(),
             args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+            deadline: DEFAULT_DEADLINE,
         }
     }
 
@@ -30,7 +46,14 @@ impl CommandLine {
         CommandLine {
             program: words.next().unwrap_or_default().to_owned(),
             args: words.map(str::to_owned).collect(),
+            deadline: DEFAULT_DEADLINE,
         }
+    }
+
+    /// Another deadline, for a command that waits on purpose (`helm test --timeout 2m`).
+    pub fn within(mut self, deadline: Duration) -> CommandLine {
+        self.deadline = deadline;
+        self
     }
 }
 
@@ -68,9 +91,14 @@ impl Output {
     }
 }
 
+/// What [`Runner::run`] returns: the command's output once it has finished.
+pub type Running<'a> = Pin<Box<dyn Future<Output = Result<Output>> + 'a>>;
+
 /// Runs commands. The harness's runner is [`Local`]; tests use fakes.
 pub trait Runner {
-    fn run(&self, command: &CommandLine) -> Result<Output>;
+    /// Runs `command` to its end or its deadline; an error if it could not start or ran out of
+    /// time (then it has been killed).
+    fn run<'a>(&'a self, command: &'a CommandLine) -> Running<'a>;
 }
 
 /// Helm's environment variables that override the kubeconfig's context, namespace or credentials
@@ -126,10 +154,17 @@ impl Local {
         }
     }
 
-    /// The process that [`Runner::run`] starts for `line`.
+    /// The process that [`Runner::run`] starts for `line`: no standard input (nothing may wait
+    /// for a user), killed when its future is dropped.
     pub fn command(&self, line: &CommandLine) -> Command {
         let mut command = Command::new(program_path(&line.program));
-        command.args(&line.args).current_dir(&self.dir);
+        command
+            .args(&line.args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         if let Some(kubeconfig) = &self.kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
             for variable in HELM_KUBE_OVERRIDES {
@@ -141,15 +176,24 @@ impl Local {
 }
 
 impl Runner for Local {
-    fn run(&self, line: &CommandLine) -> Result<Output> {
-        let output = self.command(line).output().with_context(|| {
-            format!("could not start `{line}` (is {} installed?)", line.program)
-        })?;
-        Ok(Output {
-            success: output.status.success(),
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    fn run<'a>(&'a self, line: &'a CommandLine) -> Running<'a> {
+        Box::pin(async move {
+            let child = self.command(line).spawn().with_context(|| {
+                format!("could not start `{line}` (is {} installed?)", line.program)
+            })?;
+            // On the deadline the output future, and with it the child, is dropped: killed.
+            let output = tokio::time::timeout(line.deadline, child.wait_with_output())
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!("`{line}` did not finish within {:?}: killed", line.deadline)
+                })?
+                .with_context(|| format!("waiting for `{line}`"))?;
+            Ok(Output {
+                success: output.status.success(),
+                code: output.status.code(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            })
         })
     }
 }
@@ -192,7 +236,7 @@ pub mod fake {
     }
 
     impl Runner for FakeRunner {
-        fn run(&self, command: &CommandLine) -> Result<Output> {
+        fn run<'a>(&'a self, command: &'a CommandLine) -> Running<'a> {
             let line = command.to_string();
             self.ran.borrow_mut().push(line.clone());
             let (expected, output) = self
@@ -201,7 +245,7 @@ pub mod fake {
                 .pop_front()
                 .unwrap_or_else(|| panic!("unexpected command `{line}`"));
             assert_eq!(line, expected, "commands out of order");
-            Ok(output)
+            Box::pin(std::future::ready(Ok(output)))
         }
     }
 }
@@ -224,8 +268,9 @@ mod tests {
     fn scoped_commands_see_only_the_given_kubeconfig_and_no_helm_overrides() {
         let runner = Local::scoped(Path::new("/tmp/e2e/kubeconfig"), Path::new("/repo"));
         let command = runner.command(&CommandLine::parse(
-            "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4",
+            "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4",
         ));
+        let command = command.as_std();
         let envs: Vec<(String, Option<String>)> = command
             .get_envs()
             .map(|(key, value)| {
@@ -252,7 +297,7 @@ mod tests {
         let command = Local::unscoped(Path::new("/repo")).command(&CommandLine::parse(
             "kubectl config view --minify --flatten",
         ));
-        assert_eq!(command.get_envs().count(), 0);
+        assert_eq!(command.as_std().get_envs().count(), 0);
     }
 
     #[test]
@@ -274,13 +319,124 @@ mod tests {
         assert!(error.contains("NotFound"), "{error}");
     }
 
-    #[test]
-    fn a_starting_failure_names_the_program() {
+    #[tokio::test]
+    async fn a_starting_failure_names_the_program() {
         let runner = Local::unscoped(Path::new("/"));
         let error = runner
             .run(&CommandLine::parse("/nonexistent/curl http://localhost"))
+            .await
             .unwrap_err()
             .to_string();
         assert!(error.contains("/nonexistent/curl"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_command_gets_its_output_and_exit_code() {
+        let runner = Local::unscoped(Path::new("/"));
+        let output = runner.run(&CommandLine::parse("sh -c echo")).await.unwrap();
+        assert!(output.success);
+        let failed = runner
+            .run(&CommandLine::new("sh", &["-c", "echo oops >&2; exit 3"]))
+            .await
+            .unwrap();
+        assert_eq!((failed.success, failed.code), (false, Some(3)));
+        assert_eq!(failed.stderr, "oops\n");
+    }
+
+    /// Whether process `pid` has ended (gone, or a zombie waiting to be reaped).
+    fn ended(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| {
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            })
+            .unwrap_or(true)
+    }
+
+    /// Starts a shell that writes its pid to a file, then sleeps for a minute.
+    fn sleeper(pid_file: &Path) -> CommandLine {
+        CommandLine::new(
+            "sh",
+            &[
+                "-c",
+                &format!("echo $$ > {}; exec sleep 60", pid_file.display()),
+            ],
+        )
+    }
+
+    async fn pid_in(pid_file: &Path) -> String {
+        testkit::wait::until(
+            "the command to write its pid",
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || async {
+                std::fs::read_to_string(pid_file)
+                    .ok()
+                    .filter(|pid| pid.ends_with('\n'))
+            },
+        )
+        .await
+        .unwrap()
+        .trim()
+        .to_owned()
+    }
+
+    async fn wait_until_ended(pid: &str) {
+        testkit::wait::until(
+            "the process to be killed",
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || async { ended(pid).then_some(()) },
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_deadline_is_killed_and_named() {
+        let pid_file = std::env::temp_dir().join(format!("deadline-{}.pid", std::process::id()));
+        let runner = Local::unscoped(Path::new("/"));
+        let command = sleeper(&pid_file).within(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let error = runner.run(&command).await.unwrap_err().to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "it waited for the sleep"
+        );
+        assert!(
+            error.contains("did not finish within 300ms: killed"),
+            "{error}"
+        );
+        assert!(
+            error.contains("exec sleep 60"),
+            "the command is named: {error}"
+        );
+        wait_until_ended(&pid_in(&pid_file).await).await;
+        let _ = std::fs::remove_file(pid_file);
+    }
+
+    #[tokio::test]
+    async fn dropping_a_running_command_kills_it() {
+        let pid_file = std::env::temp_dir().join(format!("dropped-{}.pid", std::process::id()));
+        let runner = Local::unscoped(Path::new("/"));
+        let command = sleeper(&pid_file);
+        {
+            let running = runner.run(&command);
+            // What an interrupted check does to the command it awaits.
+            let abandoned = tokio::time::timeout(Duration::from_millis(300), running).await;
+            assert!(abandoned.is_err(), "the sleep ended by itself");
+        }
+        wait_until_ended(&pid_in(&pid_file).await).await;
+        let _ = std::fs::remove_file(pid_file);
+    }
+
+    #[test]
+    fn commands_have_the_default_deadline_unless_given_one() {
+        let line = CommandLine::parse("kubectl get pods");
+        assert_eq!(line.deadline, DEFAULT_DEADLINE);
+        let waiting = CommandLine::new("helm", &["test", "todo-chatbot", "--timeout", "2m"])
+            .within(Duration::from_secs(150));
+        assert_eq!(waiting.deadline, Duration::from_secs(150));
+        assert_eq!(waiting.to_string(), "helm test todo-chatbot --timeout 2m");
     }
 }

@@ -3,7 +3,7 @@
 //! show. They carry no `-n` and no `--context`: the harness runs them with a kubeconfig whose
 //! one context names the cluster and the namespace, as a user's shell would.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
@@ -13,8 +13,11 @@ use crate::names::Names;
 
 /// The label the contract's commands select the API pods with.
 pub const COMPONENT_SELECTOR: &str = "app.kubernetes.io/component=backend";
-/// The chart, as the README and NOTES.txt give it (the contract's `./helm/todo-chatbot`).
+/// The chart's directory in the repository, where the harness renders it from.
 pub const CHART_PATH: &str = "charts/todo-chatbot";
+/// The chart as the contract's scaling command names it: `helm/todo-chatbot` is a committed
+/// relative symlink to [`CHART_PATH`], so the command runs as written from the repository root.
+pub const CONTRACT_CHART_PATH: &str = "./helm/todo-chatbot";
 
 /// `kubectl get deployment todo-chatbot-backend`
 pub fn get_deployment(names: &Names) -> CommandLine {
@@ -42,6 +45,13 @@ pub fn backend_logs() -> CommandLine {
     CommandLine::new("kubectl", &["logs", "-l", COMPONENT_SELECTOR])
 }
 
+/// [`backend_logs`] with `--prefix`, so each line names its pod: kubectl reads the pods' logs
+/// concurrently and interleaves their lines, so the contract's own output cannot say which pod
+/// logged what. Each pod still shows its last 10 lines only (kubectl's `--tail` for a selector).
+pub fn backend_logs_by_pod() -> CommandLine {
+    CommandLine::new("kubectl", &["logs", "-l", COMPONENT_SELECTOR, "--prefix"])
+}
+
 /// `curl http://localhost:30081/api/health` and the like.
 pub fn curl(base_url: &str, path: &str) -> CommandLine {
     CommandLine::new("curl", &[&format!("{base_url}{path}")])
@@ -52,15 +62,15 @@ pub fn curl_silent(base_url: &str, path: &str) -> CommandLine {
     CommandLine::new("curl", &["-s", &format!("{base_url}{path}")])
 }
 
-/// `helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4`: no `-f`, no
-/// `--reuse-values`, so Helm starts from the chart's defaults.
+/// `helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4`, as written: no
+/// `-f`, no `--reuse-values`, so Helm starts from the chart's defaults.
 pub fn scale(names: &Names, replicas: u32) -> CommandLine {
     CommandLine::new(
         "helm",
         &[
             "upgrade",
             &names.release,
-            CHART_PATH,
+            CONTRACT_CHART_PATH,
             "--set",
             &format!("backend.replicaCount={replicas}"),
         ],
@@ -271,6 +281,49 @@ pub fn database_lines(logs: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The lines of `kubectl logs --prefix` output by pod: kubectl starts each line with
+/// `[pod/<pod>/<container>] ` (staging/src/k8s.io/kubectl/pkg/cmd/logs/logs.go,
+/// addPrefixIfNeeded). Lines without that prefix (kubectl's own `error: ...`) are left out.
+pub fn lines_by_pod(prefixed: &str) -> BTreeMap<&str, Vec<&str>> {
+    let mut by_pod: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for line in prefixed.lines() {
+        let Some((prefix, rest)) = line
+            .strip_prefix("[pod/")
+            .and_then(|line| line.split_once("] "))
+        else {
+            continue;
+        };
+        let pod = prefix.split_once('/').map_or(prefix, |(pod, _)| pod);
+        by_pod.entry(pod).or_default().push(rest);
+    }
+    by_pod
+}
+
+/// The contract's "successful database connection logs, no errors" for `kubectl logs -l ... |
+/// grep -i database`, pod by pod: every pod of `pods` shows at least one database line in what
+/// kubectl shows of it, and no pod a database line at ERROR.
+pub fn expect_database_lines(prefixed: &str, pods: &[String]) -> Result<String> {
+    let by_pod = lines_by_pod(prefixed);
+    let mut evidence = Vec::new();
+    for pod in pods {
+        let lines = by_pod
+            .get(pod.as_str())
+            .map(|lines| lines.join("\n"))
+            .unwrap_or_default();
+        let grepped = database_lines(&lines);
+        let errors = error_lines(&grepped);
+        ensure!(errors.is_empty(), "{pod}: database errors: {errors:?}");
+        ensure!(
+            !grepped.is_empty(),
+            "{pod}: no database line in the {} lines kubectl shows of it",
+            lines.lines().count()
+        );
+        evidence.push(format!("{pod}: {} database lines", grepped.len()));
+    }
+    ensure!(!evidence.is_empty(), "no pods to read the logs of");
+    Ok(evidence.join(", "))
+}
+
 /// Lines logged at ERROR (the service writes one JSON object per line with a `level`). Warnings
 /// are not errors: "database not reachable yet; retrying" is how a healthy pod that started
 /// before PostgreSQL waits for it.
@@ -372,7 +425,7 @@ mod tests {
             ),
             (
                 scale(&names, 4),
-                "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4",
+                "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4",
             ),
         ] {
             assert_eq!(command.to_string(), contract);
@@ -502,6 +555,79 @@ Database pool closed
             vec![r#"{"level":"ERROR","message":"start-up failed","error":"database unreachable"}"#],
             "a retry warning while PostgreSQL starts is not an error"
         );
+    }
+
+    const PREFIXED_LOGS: &str = r#"[pod/todo-chatbot-backend-6c9d-4xk2p/backend] {"level":"INFO","message":"connected to database"}
+[pod/todo-chatbot-backend-6c9d-9qz7w/backend] {"level":"INFO","message":"request","route":"/api/tasks","status":401}
+[pod/todo-chatbot-backend-6c9d-4xk2p/backend] {"level":"INFO","message":"listening"}
+[pod/todo-chatbot-backend-6c9d-9qz7w/backend] {"level":"INFO","message":"database schema is up to date"}
+error: a container name must be specified
+"#;
+
+    fn pods(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn prefixed_log_lines_are_sorted_by_pod() {
+        assert_eq!(
+            backend_logs_by_pod().to_string(),
+            "kubectl logs -l app.kubernetes.io/component=backend --prefix",
+            "the contract's command, its lines named by pod"
+        );
+        let by_pod = lines_by_pod(PREFIXED_LOGS);
+        assert_eq!(by_pod.len(), 2);
+        assert_eq!(
+            by_pod["todo-chatbot-backend-6c9d-4xk2p"],
+            [
+                r#"{"level":"INFO","message":"connected to database"}"#,
+                r#"{"level":"INFO","message":"listening"}"#
+            ]
+        );
+        assert_eq!(by_pod["todo-chatbot-backend-6c9d-9qz7w"].len(), 2);
+    }
+
+    #[test]
+    fn every_pod_must_show_a_database_line() {
+        let both = pods(&[
+            "todo-chatbot-backend-6c9d-4xk2p",
+            "todo-chatbot-backend-6c9d-9qz7w",
+        ]);
+        assert_eq!(
+            expect_database_lines(PREFIXED_LOGS, &both).unwrap(),
+            "todo-chatbot-backend-6c9d-4xk2p: 1 database lines, todo-chatbot-backend-6c9d-9qz7w: 1 database lines"
+        );
+        // The second pod's start-up lines scrolled out behind its requests.
+        let scrolled = PREFIXED_LOGS.replace("database schema is up to date", "request");
+        let error = expect_database_lines(&scrolled, &both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("todo-chatbot-backend-6c9d-9qz7w: no database line in the 2 lines"),
+            "{error}"
+        );
+        // A pod that printed nothing at all fails too.
+        let error = expect_database_lines(PREFIXED_LOGS, &pods(&["todo-chatbot-backend-gone"]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no database line in the 0 lines"), "{error}");
+        assert!(expect_database_lines(PREFIXED_LOGS, &[]).is_err());
+    }
+
+    #[test]
+    fn a_database_error_of_any_pod_fails() {
+        let failing = PREFIXED_LOGS.replace(
+            r#"{"level":"INFO","message":"database schema"#,
+            r#"{"level":"ERROR","message":"database schema"#,
+        );
+        let both = pods(&[
+            "todo-chatbot-backend-6c9d-4xk2p",
+            "todo-chatbot-backend-6c9d-9qz7w",
+        ]);
+        let error = expect_database_lines(&failing, &both)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("9qz7w: database errors"), "{error}");
     }
 
     #[test]

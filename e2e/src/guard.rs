@@ -77,11 +77,20 @@ pub trait Harness {
     fn title(&self, template: &str) -> String;
     /// Carries out one restore, waiting until it has taken effect.
     fn restore<'a>(&'a self, action: &'a Restore) -> Restored<'a>;
+    /// The external commands run since the last call, as typed (for the report).
+    fn take_commands(&self) -> Vec<String>;
 }
 
 /// Runs `checks` in order. `interrupted` makes a future that resolves when the user asks to
-/// stop (Ctrl-C): the current check is abandoned, its restores still run, and the rest are not.
-pub async fn run<C, I>(cx: &C, checks: &[Check<C>], interrupted: impl Fn() -> I) -> Report
+/// stop (Ctrl-C): the current check is abandoned (and the command it awaits killed), its
+/// restores still run, and the rest are not. `updated` sees the report whenever it changes: as a
+/// check starts and as it ends, so it can be written out as the run goes.
+pub async fn run<C, I>(
+    cx: &C,
+    checks: &[Check<C>],
+    interrupted: impl Fn() -> I,
+    mut updated: impl FnMut(&Report),
+) -> Report
 where
     C: Harness,
     I: Future<Output = ()>,
@@ -97,9 +106,13 @@ where
                 outcome: Outcome::NotRun,
                 evidence: reason.clone(),
                 took: Default::default(),
+                commands: Vec::new(),
             });
+            updated(&report);
             continue;
         }
+        report.start(&name);
+        updated(&report);
         print!("{name} ... ");
         let _ = std::io::stdout().flush();
         let started = Instant::now();
@@ -152,7 +165,9 @@ where
             },
             evidence,
             took: started.elapsed(),
+            commands: cx.take_commands(),
         });
+        updated(&report);
     }
     report
 }
@@ -170,6 +185,7 @@ mod tests {
     struct Fake {
         restored: RefCell<Vec<String>>,
         failing: Vec<Restore>,
+        commands: RefCell<Vec<String>>,
     }
 
     impl Harness for Fake {
@@ -185,6 +201,10 @@ mod tests {
                 }
                 Ok(())
             })
+        }
+
+        fn take_commands(&self) -> Vec<String> {
+            self.commands.take()
         }
     }
 
@@ -246,7 +266,7 @@ mod tests {
                 run: passes,
             },
         ];
-        let report = run(&fake, &checks, never).await;
+        let report = run(&fake, &checks, never, |_| {}).await;
         assert_eq!(
             *fake.restored.borrow(),
             [
@@ -275,7 +295,7 @@ mod tests {
             name: "scale {backend}",
             run: passes_after_changing_things,
         }];
-        let report = run(&fake, &checks, never).await;
+        let report = run(&fake, &checks, never, |_| {}).await;
         let result = &report.results()[0];
         assert_eq!(result.name, "scale todo-chatbot-backend");
         assert_eq!(result.outcome, Outcome::Passed);
@@ -301,7 +321,7 @@ mod tests {
                 run: passes,
             },
         ];
-        let report = run(&fake, &checks, never).await;
+        let report = run(&fake, &checks, never, |_| {}).await;
         let results = report.results();
         assert_eq!(
             results[0].outcome,
@@ -338,7 +358,7 @@ mod tests {
             },
         ];
         // Interrupted once the check has run up to its wait.
-        let report = run(&fake, &checks, tokio::task::yield_now).await;
+        let report = run(&fake, &checks, tokio::task::yield_now, |_| {}).await;
         assert_eq!(
             *fake.restored.borrow(),
             ["scale StatefulSet todo-chatbot-postgres back to 1"]
@@ -348,5 +368,81 @@ mod tests {
         assert!(results[0].evidence.starts_with("interrupted"));
         assert_eq!(results[1].outcome, Outcome::NotRun);
         assert_eq!(results[1].evidence, "not run: interrupted");
+    }
+
+    fn runs_a_command<'a>(fake: &'a Fake, _: &'a mut Guard) -> Checked<'a> {
+        Box::pin(async move {
+            fake.commands
+                .borrow_mut()
+                .push("kubectl get pods -l app.kubernetes.io/component=backend".into());
+            Ok("2 pods".to_owned())
+        })
+    }
+
+    #[tokio::test]
+    async fn the_report_is_handed_out_as_each_check_starts_and_ends() {
+        let fake = Fake::default();
+        let checks = [
+            Check {
+                name: "first",
+                run: runs_a_command,
+            },
+            Check {
+                name: "second",
+                run: passes,
+            },
+        ];
+        let mut seen = Vec::new();
+        let report = run(&fake, &checks, never, |report| {
+            seen.push(report.to_markdown("t"))
+        })
+        .await;
+        assert_eq!(seen.len(), 4, "started and ended, twice");
+        assert!(seen[0].contains("| first | RUNNING |"), "{}", seen[0]);
+        assert!(seen[1].contains("| first | PASS |") && !seen[1].contains("RUNNING"));
+        assert!(seen[2].contains("| second | RUNNING |"));
+        assert_eq!(
+            report.results()[0].commands,
+            ["kubectl get pods -l app.kubernetes.io/component=backend"]
+        );
+        assert!(report.results()[1].commands.is_empty());
+    }
+
+    fn sleeps_in_a_command<'a>(_: &'a Fake, guard: &'a mut Guard) -> Checked<'a> {
+        use crate::commands::Runner as _;
+        Box::pin(async move {
+            guard.on_exit(scale_postgres());
+            // The runner the harness uses.
+            let runner = crate::commands::Local::unscoped(std::path::Path::new("/"));
+            let command = crate::commands::CommandLine::new("sleep", &["60"]);
+            runner.run(&command).await?;
+            Ok("slept".to_owned())
+        })
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_ends_a_check_waiting_on_a_command_at_once() {
+        let fake = Fake::default();
+        let checks = [Check {
+            name: "slow",
+            run: sleeps_in_a_command,
+        }];
+        let started = Instant::now();
+        let report = run(
+            &fake,
+            &checks,
+            || tokio::time::sleep(std::time::Duration::from_millis(200)),
+            |_| {},
+        )
+        .await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the run waited for the command"
+        );
+        assert!(report.results()[0].evidence.starts_with("interrupted"));
+        assert_eq!(
+            *fake.restored.borrow(),
+            ["scale StatefulSet todo-chatbot-postgres back to 1"]
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::commands::HELM_KUBE_OVERRIDES;
 use crate::contract::CHART_PATH;
 use crate::manifests::Manifests;
 use crate::{NAMESPACE, RELEASE, repo_root};
@@ -48,6 +49,8 @@ pub struct Render {
     set_strings: Vec<(String, String)>,
     set_jsons: Vec<(String, String)>,
     api_versions: Vec<String>,
+    cluster: Option<PathBuf>,
+    upgrade: bool,
 }
 
 impl Default for Render {
@@ -69,6 +72,8 @@ impl Render {
             set_strings: Vec::new(),
             set_jsons: Vec::new(),
             api_versions: Vec::new(),
+            cluster: None,
+            upgrade: false,
         }
     }
 
@@ -127,6 +132,21 @@ impl Render {
         self
     }
 
+    /// Renders against the API server of `kubeconfig` (its current context), as `helm install`
+    /// and `helm upgrade` do: `--dry-run=server`, so `lookup` and the capabilities come from that
+    /// cluster (a fake one in the chart tests). OpenAPI validation is left out: Helm would fetch
+    /// the cluster's whole schema for it.
+    pub fn against(mut self, kubeconfig: &std::path::Path) -> Render {
+        self.cluster = Some(kubeconfig.to_owned());
+        self
+    }
+
+    /// `--is-upgrade`: `.Release.IsUpgrade` set, as `helm upgrade` renders.
+    pub fn as_upgrade(mut self) -> Render {
+        self.upgrade = true;
+        self
+    }
+
     /// The command line, for tests that assert on failures.
     pub fn command(&self) -> Command {
         let mut command = Command::new(helm_binary());
@@ -152,6 +172,22 @@ impl Render {
         }
         for api_version in &self.api_versions {
             command.arg("--api-versions").arg(api_version);
+        }
+        if let Some(kubeconfig) = &self.cluster {
+            command
+                .args([
+                    "--dry-run=server",
+                    "--disable-openapi-validation",
+                    "--kubeconfig",
+                ])
+                .arg(kubeconfig);
+            // Nothing in the environment may point Helm at another cluster or context.
+            for variable in HELM_KUBE_OVERRIDES {
+                command.env_remove(variable);
+            }
+        }
+        if self.upgrade {
+            command.arg("--is-upgrade");
         }
         command
     }

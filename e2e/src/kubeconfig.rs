@@ -88,14 +88,14 @@ pub fn with_namespace(flattened: &str, context: &str, namespace: &str) -> Result
 
 /// Writes the one-context kubeconfig for `context` and `namespace` to `path`, readable by this
 /// user only (it holds credentials). `runner` must see the user's own kubeconfig.
-pub fn write_scoped(
+pub async fn write_scoped(
     runner: &impl Runner,
     context: &str,
     namespace: &str,
     path: &Path,
 ) -> Result<()> {
     let command = view_command(context);
-    let flattened = runner.run(&command)?.stdout_of(&command)?;
+    let flattened = runner.run(&command).await?.stdout_of(&command)?;
     let scoped = with_namespace(&flattened, context, namespace)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -213,8 +213,8 @@ contexts: [{name: prod, context: {cluster: prod, user: prod, namespace: shop}}]
         assert!(with_namespace(flattened, "staging", "default").is_err());
     }
 
-    #[test]
-    fn write_scoped_asks_kubectl_for_the_one_context_and_writes_it_private() {
+    #[tokio::test]
+    async fn write_scoped_asks_kubectl_for_the_one_context_and_writes_it_private() {
         let flattened = "
 apiVersion: v1
 kind: Config
@@ -229,7 +229,9 @@ contexts: [{name: kind-todo-chatbot, context: {cluster: kind-todo-chatbot, user:
         );
         let dir = std::env::temp_dir().join(format!("kubeconfig-test-{}", std::process::id()));
         let path = dir.join("kubeconfig");
-        write_scoped(&runner, "kind-todo-chatbot", "default", &path).unwrap();
+        write_scoped(&runner, "kind-todo-chatbot", "default", &path)
+            .await
+            .unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert!(written.contains("namespace: default"), "{written}");
         let mode = std::os::unix::fs::PermissionsExt::mode(

@@ -4,11 +4,13 @@
 //!
 //! - [`names`]: the release's object names, derived from the release name;
 //! - [`kubeconfig`]: which kube context the run may act on, and its one-context kubeconfig;
-//! - [`commands`]: kubectl, helm and curl through one runner (a fake one in tests);
+//! - [`commands`]: kubectl, helm and curl through one runner (a fake one in tests), each with
+//!   a deadline, killed when the check awaiting it is abandoned;
 //! - [`contract`]: the contract's verification commands as written, and their expected output;
 //! - [`cluster`]: the Kubernetes API, rollout and terminating-pod logic, the in-cluster probe pod;
 //! - [`traffic`]: paced, bounded traffic during a rollout;
 //! - [`guard`]: the ordered table of checks and the restores that run after each;
+//! - [`outage`]: what the contract implies of a database outage, and which failures it excuses;
 //! - [`report`], [`bundle`]: the markdown report and the failure bundle.
 //!
 //! [`monitoring`] takes the monitoring chart's Prometheus config, alert rules and dashboard out
@@ -24,6 +26,7 @@ pub mod kubeconfig;
 pub mod manifests;
 pub mod monitoring;
 pub mod names;
+pub mod outage;
 pub mod report;
 pub mod traffic;
 

@@ -23,6 +23,11 @@ impl Manifests {
         })
     }
 
+    /// Every object, in render order.
+    pub fn objects(&self) -> &[Value] {
+        &self.objects
+    }
+
     /// `(kind, name)` of every object, in render order.
     pub fn kinds_and_names(&self) -> Vec<(String, String)> {
         self.objects

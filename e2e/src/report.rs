@@ -1,4 +1,6 @@
-//! The conformance report: one row per named check, written as a markdown table.
+//! The conformance report: one row per named check, written as a markdown table, then every
+//! command each check ran, as typed. The run rewrites it after every check (and names the check
+//! under way), so a run that is killed still leaves what it found.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,16 +46,34 @@ pub struct CheckResult {
     /// What was observed (on success) or what went wrong (on failure).
     pub evidence: String,
     pub took: Duration,
+    /// The external commands it ran, as typed, in order.
+    pub commands: Vec<String>,
 }
 
 #[derive(Debug, Default)]
 pub struct Report {
     results: Vec<CheckResult>,
+    /// The check under way, if any.
+    running: Option<String>,
 }
 
 impl Report {
+    /// Names the check that starts now, until its result is recorded.
+    pub fn start(&mut self, name: &str) {
+        self.running = Some(name.to_owned());
+    }
+
     pub fn record(&mut self, result: CheckResult) {
+        self.running = None;
         self.results.push(result);
+    }
+
+    /// Writes the markdown to `path` through a temporary file, so a reader (or a run killed
+    /// while writing) never sees half a report.
+    pub fn write(&self, path: &Path, title: &str) -> std::io::Result<()> {
+        let partial = path.with_extension("md.partial");
+        std::fs::write(&partial, self.to_markdown(title))?;
+        std::fs::rename(&partial, path)
     }
 
     pub fn results(&self) -> &[CheckResult] {
@@ -74,9 +94,12 @@ impl Report {
             .count()
     }
 
-    /// True only if checks ran and none failed or was skipped: an empty report is not a pass.
+    /// True only if checks ran and none failed, was skipped or is still running: an empty
+    /// report is not a pass.
     pub fn all_passed(&self) -> bool {
-        !self.results.is_empty() && self.results.iter().all(|r| r.outcome == Outcome::Passed)
+        self.running.is_none()
+            && !self.results.is_empty()
+            && self.results.iter().all(|r| r.outcome == Outcome::Passed)
     }
 
     pub fn to_markdown(&self, title: &str) -> String {
@@ -105,6 +128,28 @@ impl Report {
                 result.took.as_secs_f64()
             );
         }
+        if let Some(name) = &self.running {
+            let _ = writeln!(
+                out,
+                "| {} | RUNNING | started; the run ended before it finished (killed?) | |",
+                escape_cell(name)
+            );
+        }
+        let with_commands: Vec<&CheckResult> = self
+            .results
+            .iter()
+            .filter(|result| !result.commands.is_empty())
+            .collect();
+        if !with_commands.is_empty() {
+            let _ = writeln!(out, "\n## Commands run, as typed\n");
+            for result in with_commands {
+                let _ = writeln!(out, "{}:\n\n```", result.name);
+                for command in &result.commands {
+                    let _ = writeln!(out, "{command}");
+                }
+                let _ = writeln!(out, "```\n");
+            }
+        }
         out
     }
 }
@@ -124,6 +169,7 @@ mod tests {
             outcome,
             evidence: evidence.into(),
             took: Duration::from_millis(1500),
+            commands: Vec::new(),
         }
     }
 
@@ -173,5 +219,63 @@ mod tests {
         assert!(markdown.contains("1 passed, 1 failed, 0 not run."));
         assert!(markdown.contains("| deployment ready | PASS | READY 2/2 | 1.5s |"));
         assert!(markdown.contains("| service | FAIL | PORT(S) 8000\\|30081 wrong | 1.5s |"));
+    }
+
+    #[test]
+    fn a_check_under_way_is_named_and_is_not_a_pass() {
+        let mut report = Report::default();
+        report.record(result("a", Outcome::Passed, "ok"));
+        report.start("postgres outage");
+        assert!(!report.all_passed());
+        let markdown = report.to_markdown("Conformance");
+        assert!(
+            markdown.contains("| postgres outage | RUNNING | started; the run ended"),
+            "{markdown}"
+        );
+        report.record(result("postgres outage", Outcome::Passed, "ok"));
+        assert!(report.all_passed());
+        assert!(!report.to_markdown("Conformance").contains("RUNNING"));
+    }
+
+    #[test]
+    fn the_commands_each_check_ran_are_listed_as_typed() {
+        let mut report = Report::default();
+        report.record(CheckResult {
+            commands: vec![
+                "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4".into(),
+                "helm rollback todo-chatbot 3".into(),
+            ],
+            ..result("scaling", Outcome::Passed, "4 pods")
+        });
+        report.record(result("API only", Outcome::Passed, "ok"));
+        let markdown = report.to_markdown("Conformance");
+        assert!(
+            markdown.contains(
+                "scaling:\n\n```\nhelm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4\nhelm rollback todo-chatbot 3\n```"
+            ),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("API only:"), "{markdown}");
+    }
+
+    #[test]
+    fn the_report_is_replaced_whole() {
+        let dir = std::env::temp_dir().join(format!("report-write-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(REPORT_FILE);
+        let mut report = Report::default();
+        report.start("first");
+        report.write(&path, "Conformance").unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains("RUNNING"));
+        report.record(result("first", Outcome::Passed, "ok"));
+        report.write(&path, "Conformance").unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.contains("| first | PASS | ok |"), "{written}");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no partial file left"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

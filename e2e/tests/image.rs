@@ -5,6 +5,7 @@
 //!
 //! The image's binary also carries its dependency list (cargo auditable), which scanners read:
 //! it is copied out of the image and checked against what cargo says the backend links.
+//! And building the same tree again gives the same image ID.
 //!
 //! Needs Docker and the images `make image` builds (their names in target/images.env). Without
 //! them the tests are skipped by name, unless E2E_REQUIRE=1 (as `make test` sets), which
@@ -751,5 +752,54 @@ fn the_dockerfile_defaults_are_the_pinned_versions() {
     assert_eq!(
         default("CARGO_AUDITABLE_VERSION"),
         pins["CARGO_AUDITABLE_VERSION"]
+    );
+}
+
+/// `make image` again on the tree that built the image gives the same image, by ID: its creation
+/// time is the commit's, not the clock's, so a re-run of `make kind-up` loads nothing new and
+/// restarts nothing (e2e/tests/kind_up.rs runs kind-up itself against stand-ins). The rebuild
+/// comes from Docker's cache.
+#[test]
+fn building_the_same_tree_again_gives_the_same_image_id() {
+    let test = "building_the_same_tree_again_gives_the_same_image_id";
+    let Some(images) = images(test) else {
+        return;
+    };
+    let root = e2e::repo_root();
+    let revision = Command::new("bash")
+        .current_dir(&root)
+        .args(["-c", "source ci/lib.sh && source_revision"])
+        .output()
+        .expect("bash runs");
+    let revision = String::from_utf8(revision.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (name, tag) = split_image(&images.backend);
+    if tag != revision {
+        eprintln!(
+            "SKIPPED {test}: {} was built from another tree than this one ({revision}); run `make image`",
+            images.backend
+        );
+        return;
+    }
+    let before = docker(&["image", "inspect", "--format", "{{.Id}}", &images.backend]);
+    let rebuilt = Command::new("bash")
+        .current_dir(&root)
+        .arg("ci/image.sh")
+        .env("IMAGE", &name)
+        .env("TAG", &tag)
+        .output()
+        .expect("bash runs");
+    assert!(
+        rebuilt.status.success(),
+        "ci/image.sh: {}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let after = docker(&["image", "inspect", "--format", "{{.Id}}", &images.backend]);
+    assert_eq!(
+        before.trim(),
+        after.trim(),
+        "the same tree built again gave another image"
     );
 }

@@ -15,6 +15,7 @@ tool=$(basename "$0")
 printf '%s %s\n' "$tool" "$*" >> "$STUB_LOG"
 case "$tool $*" in
   "docker tag "*) ;;
+  "docker info --format {{json .DriverStatus}}") echo "$STUB_DRIVER_STATUS" ;;
   "docker image inspect --format {{.Id}} todo-chatbot-backend:latest") echo "$STUB_IMAGE_ID" ;;
   "kind load docker-image "*) echo "Image loaded" ;;
   "kind get kubeconfig --name "*) echo "apiVersion: v1" ;;
@@ -66,6 +67,7 @@ impl Stubs {
             .env("STUB_IMAGE_ID", "sha256:new")
             .env("STUB_DEPLOYMENT", "")
             .env("STUB_RECORDED", "")
+            .env("STUB_DRIVER_STATUS", "")
             .args([
                 "-euo",
                 "pipefail",
@@ -291,5 +293,30 @@ fn make_token_runs_backend_token_inside_a_backend_pod() {
         [
             "kubectl exec deployment/todo-chatbot-backend -c backend -- /usr/local/bin/backend token alice --ttl 2h"
         ]
+    );
+}
+
+#[test]
+fn the_containerd_image_store_is_told_from_the_classic_one() {
+    let stubs = Stubs::new("store");
+    let store = |status: &str| {
+        stubs
+            .run(
+                &[("STUB_DRIVER_STATUS", status)],
+                "uses_containerd_image_store && echo containerd || echo classic",
+            )
+            .0
+    };
+    // `docker info` of Docker Desktop and Engine 29 with the containerd image store, and of the
+    // classic overlay2 store.
+    assert_eq!(
+        store(r#"[["driver-type","io.containerd.snapshotter.v1"]]"#),
+        "containerd\n"
+    );
+    assert_eq!(
+        store(
+            r#"[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"],["Native Overlay Diff","true"],["userxattr","false"]]"#
+        ),
+        "classic\n"
     );
 }

@@ -7,8 +7,10 @@
 //! commands run exactly as it writes them. It writes a markdown report and, on any failure, a
 //! debugging bundle; it exits 0 only if every check ran and passed.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -22,6 +24,7 @@ use e2e::helm::release_revision;
 use e2e::kubeconfig::{CONTEXT_VARIABLE, choose_context, write_scoped};
 use e2e::manifests::{Manifests, changes};
 use e2e::names::Names;
+use e2e::outage;
 use e2e::report::{self, BUNDLE_DIR, KUBECONFIG_FILE, REPORT_FILE};
 use e2e::traffic::{Pace, Traffic};
 use e2e::{NAMESPACE, RELEASE, bundle, repo_root};
@@ -45,6 +48,21 @@ const TRAFFIC: Pace = Pace {
 };
 /// Requests still sent after the last old pod is gone: five seconds' worth.
 const TAIL_REQUESTS: usize = 100;
+/// The outage check's writes: a few a second from before PostgreSQL goes until every pod serves
+/// again, each on a new connection; the budget outlasts the longest waits of the check.
+const OUTAGE_TRAFFIC: Pace = Pace {
+    per_second: 5,
+    max_in_flight: 8,
+    max_requests: 5 * 600,
+};
+/// Beyond the readiness probe's own time, for the endpoints to follow the pods' readiness.
+const UNREADY_SLACK: Duration = Duration::from_secs(15);
+/// How long the backend may take to be ready again once PostgreSQL is: a container that liveness
+/// restarted during the outage may sit in CrashLoopBackOff (10, 20, 40 s ...), then starts,
+/// connects, and passes readiness after its 15 s initial delay.
+const RECOVERY_BOUND: Duration = Duration::from_secs(180);
+/// After every pod is ready, the time kube-proxy on each node may take to route to them.
+const ENDPOINT_GRACE: Duration = Duration::from_secs(5);
 
 /// The run, in order.
 const CHECKS: &[Check<Harness>] = &[
@@ -63,6 +81,12 @@ const CHECKS: &[Check<Harness>] = &[
     Check {
         name: "backend pods Running with their container ready (API)",
         run: pods_running_and_ready,
+    },
+    // Before the run's own requests: their INFO lines would push the start-up lines out of the
+    // last 10 lines a pod shows under `kubectl logs -l` (probes and scrapes log at DEBUG).
+    Check {
+        name: "kubectl logs -l app.kubernetes.io/component=backend | grep -i database: a database line from every pod, no errors",
+        run: database_logs,
     },
     Check {
         name: "kubectl get service {backend}: TYPE NodePort, PORT(S) 8000:30081/TCP",
@@ -109,15 +133,11 @@ const CHECKS: &[Check<Harness>] = &[
         run: in_cluster_service_address,
     },
     Check {
-        name: "kubectl logs -l app.kubernetes.io/component=backend | grep -i database: connected, no errors",
-        run: database_logs,
-    },
-    Check {
         name: "running pods are UID 1001, non-root, no privilege escalation, no capabilities, read-only root",
         run: pod_identity,
     },
     Check {
-        name: "helm upgrade {release} charts/todo-chatbot --set backend.replicaCount=4: 4 ready pods on the same image, nothing else changed, monitoring still up",
+        name: "helm upgrade {release} ./helm/todo-chatbot --set backend.replicaCount=4: 4 ready pods on the same image, nothing else changed, monitoring still up",
         run: contract_scaling,
     },
     Check {
@@ -125,7 +145,7 @@ const CHECKS: &[Check<Harness>] = &[
         run: rolling_restart,
     },
     Check {
-        name: "postgres outage: pods turn unready, then ready again on their own with data intact",
+        name: "postgres outage under steady writes: pods unready within the readiness probe's time, ready and serving again within 180 s of PostgreSQL, only the failures an outage explains and only during it, no acknowledged write lost",
         run: postgres_outage,
     },
     Check {
@@ -143,13 +163,16 @@ struct Harness {
     /// One connection per request, so every request goes through the Service's current
     /// endpoints the way a new client would.
     http: reqwest::Client,
+    /// The commands run since the report last took them, as typed.
+    commands: RefCell<Vec<String>>,
 }
 
 impl Harness {
-    /// Runs a command with the run's kubeconfig; its standard output, or why it failed.
-    fn run(&self, command: &CommandLine) -> Result<String> {
-        // Commands block; let the runtime move the traffic tasks to another worker meanwhile.
-        tokio::task::block_in_place(|| self.runner.run(command))?.stdout_of(command)
+    /// Runs a command with the run's kubeconfig, within its deadline; its standard output, or
+    /// why it failed.
+    async fn run(&self, command: &CommandLine) -> Result<String> {
+        self.commands.borrow_mut().push(command.to_string());
+        self.runner.run(command).await?.stdout_of(command)
     }
 
     /// The backend rolled out to `replicas`, its endpoints ready, no old pod still terminating.
@@ -167,11 +190,39 @@ impl Harness {
     }
 
     async fn token(&self) -> Result<String> {
+        self.token_for("conformance").await
+    }
+
+    /// A token for user `sub`, signed with the secret the cluster keeps.
+    async fn token_for(&self, sub: &str) -> Result<String> {
         let secret = self
             .cluster
             .secret_value(&self.names.backend_secret, "BETTER_AUTH_SECRET")
             .await?;
-        Ok(testkit::jwt::mint(&secret, "conformance", 600))
+        Ok(testkit::jwt::mint(&secret, sub, 900))
+    }
+
+    /// The ids of every task of the token's user (all pages).
+    async fn task_ids(&self, token: &str) -> Result<BTreeSet<String>> {
+        let mut ids = BTreeSet::new();
+        loop {
+            let page: Value = expect_status(
+                self.http
+                    .get(self.url(&format!("/api/tasks?limit=100&offset={}", ids.len())))
+                    .bearer_auth(token)
+                    .send()
+                    .await?,
+                200,
+            )
+            .await?;
+            let items = page["items"].as_array().context("a page of tasks")?;
+            if items.is_empty() {
+                return Ok(ids);
+            }
+            for item in items {
+                ids.insert(item["id"].as_str().context("a task id")?.to_owned());
+            }
+        }
     }
 
     fn backend_address(&self) -> String {
@@ -211,6 +262,7 @@ impl guard::Harness for Harness {
                 Restore::HelmRollback { release, revision } => {
                     let revision = revision.to_string();
                     self.run(&CommandLine::new("helm", &["rollback", release, &revision]))
+                        .await
                         .map(drop)
                 }
                 Restore::WaitForRollout {
@@ -230,6 +282,10 @@ impl guard::Harness for Harness {
                 }
             }
         })
+    }
+
+    fn take_commands(&self) -> Vec<String> {
+        self.commands.take()
     }
 }
 
@@ -265,19 +321,19 @@ async fn main() {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("HTTP client"),
+        commands: RefCell::new(Vec::new()),
     };
 
-    let report = guard::run(&cx, CHECKS, || async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Rewritten as each check starts and ends: a run killed from outside (CI's job limit) still
+    // leaves every finished check and names the one under way.
+    let report_file = report_dir.join(REPORT_FILE);
+    let report = guard::run(&cx, CHECKS, stop_requested, |report| {
+        if let Err(error) = report.write(&report_file, TITLE) {
+            eprintln!("could not write {}: {error}", report_file.display());
+        }
     })
     .await;
-
-    let report_file = report_dir.join(REPORT_FILE);
-    std::fs::write(
-        &report_file,
-        report.to_markdown("Deployment contract conformance"),
-    )
-    .expect("write report");
+    report.write(&report_file, TITLE).expect("write report");
     println!("\nconformance report: {}", report_file.display());
 
     let passed = report.all_passed();
@@ -291,7 +347,7 @@ async fn main() {
             .filter_map(|pod| pod.metadata.name)
             .collect();
         let captures = bundle::captures(&cx.namespace, &cx.names.release, &pods);
-        match bundle::collect(&report_dir.join(BUNDLE_DIR), &captures, &cx.runner) {
+        match bundle::collect(&report_dir.join(BUNDLE_DIR), &captures, &cx.runner).await {
             Ok(dir) => println!("failure bundle: {}", dir.display()),
             Err(error) => eprintln!("could not write the failure bundle: {error}"),
         }
@@ -311,6 +367,24 @@ async fn main() {
     std::process::exit(1);
 }
 
+const TITLE: &str = "Deployment contract conformance";
+
+/// Resolves when the user or CI asks the run to stop: Ctrl-C (SIGINT), or SIGTERM (what a
+/// cancelled CI job sends after SIGINT). The check under way is abandoned and its restores run.
+async fn stop_requested() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
 /// Clears the last run's results, picks the context, writes the run's kubeconfig and connects.
 async fn connect(
     report_dir: &std::path::Path,
@@ -323,7 +397,7 @@ async fn connect(
     let requested = std::env::var(CONTEXT_VARIABLE).ok();
     let context = choose_context(&kubeconfig, requested.as_deref())?;
     let scoped = report_dir.join("kubeconfig");
-    write_scoped(&Local::unscoped(&repo_root()), &context, namespace, &scoped)?;
+    write_scoped(&Local::unscoped(&repo_root()), &context, namespace, &scoped).await?;
     let cluster = Cluster::connect(&scoped, namespace)
         .await
         .with_context(|| {
@@ -354,14 +428,14 @@ fn backend_rolled_out<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn kubectl_get_deployment<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let output = cx.run(&contract::get_deployment(&cx.names))?;
+        let output = cx.run(&contract::get_deployment(&cx.names)).await?;
         contract::expect_deployment(&output, &cx.names.backend, REPLICAS as u32)
     })
 }
 
 fn kubectl_get_pods<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let output = cx.run(&contract::get_pods())?;
+        let output = cx.run(&contract::get_pods()).await?;
         contract::expect_pods(&output, REPLICAS as usize)
     })
 }
@@ -392,7 +466,7 @@ fn pods_running_and_ready<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> 
 
 fn kubectl_get_service<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let output = cx.run(&contract::get_service(&cx.names))?;
+        let output = cx.run(&contract::get_service(&cx.names)).await?;
         contract::expect_node_port_service(&output, &cx.names.backend, SERVICE_PORT, NODE_PORT)
     })
 }
@@ -434,7 +508,7 @@ fn service_spec<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 fn kubectl_get_endpoints<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
         let pods = cx.cluster.live_pods(&cx.names.backend_pods()).await?.len();
-        let output = cx.run(&contract::get_endpoints(&cx.names))?;
+        let output = cx.run(&contract::get_endpoints(&cx.names)).await?;
         contract::expect_endpoints(&output, &cx.names.backend, pods, SERVICE_PORT)
     })
 }
@@ -475,7 +549,7 @@ fn secret_and_configmap<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn curl_health<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let body = cx.run(&contract::curl(&cx.base_url, "/api/health"))?;
+        let body = cx.run(&contract::curl(&cx.base_url, "/api/health")).await?;
         let pod = contract::healthy_pod(&body)?;
         let status = cx.http.get(cx.url("/api/health")).send().await?.status();
         ensure!(status == 200, "HTTP {status}");
@@ -485,7 +559,7 @@ fn curl_health<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn curl_docs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let html = cx.run(&contract::curl(&cx.base_url, "/docs"))?;
+        let html = cx.run(&contract::curl(&cx.base_url, "/docs")).await?;
         ensure!(html.contains("swagger-ui"), "not Swagger UI");
         let response = cx.http.get(cx.url("/docs")).send().await?;
         ensure!(response.status() == 200, "HTTP {}", response.status());
@@ -505,7 +579,7 @@ fn curl_docs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
 
 fn curl_tasks_unauthorized<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        let body = cx.run(&contract::curl(&cx.base_url, "/api/tasks"))?;
+        let body = cx.run(&contract::curl(&cx.base_url, "/api/tasks")).await?;
         let error: Value = serde_json::from_str(&body).with_context(|| format!("{body:?}"))?;
         ensure!(
             error["error"]["code"].is_string(),
@@ -559,7 +633,7 @@ fn load_distribution<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
         let command = contract::curl_silent(&cx.base_url, "/api/health");
         let mut pods = Vec::new();
         for round in 0..40 {
-            pods.push(contract::healthy_pod(&cx.run(&command)?)?);
+            pods.push(contract::healthy_pod(&cx.run(&command).await?)?);
             if round >= 9 && contract::expect_spread(&pods).is_ok() {
                 break;
             }
@@ -602,19 +676,35 @@ fn in_cluster_service_address<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Chec
 
 fn database_logs<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        // As written: for a selector kubectl shows each pod's last 10 lines only (kubectl logs
-        // --tail), so the start-up lines are read in full through the API below.
-        let shown = cx.run(&contract::backend_logs())?;
+        // As written: for a selector kubectl shows each pod's last 10 lines (kubectl logs
+        // --tail), so every pod's start-up lines must still be among them.
+        let shown = cx.run(&contract::backend_logs()).await?;
         let grepped = contract::database_lines(&shown);
         let errors = contract::error_lines(&grepped);
         ensure!(errors.is_empty(), "database errors: {errors:?}");
+        let pods: Vec<String> = cx
+            .cluster
+            .live_pods(&cx.names.backend_pods())
+            .await?
+            .into_iter()
+            .filter_map(|pod| pod.metadata.name)
+            .collect();
+        ensure!(
+            grepped.len() >= pods.len(),
+            "{} database lines for {} pods: {grepped:?}",
+            grepped.len(),
+            pods.len()
+        );
+        // The same with each line's pod named, to require one line from each.
+        let by_pod = cx.run(&contract::backend_logs_by_pod()).await?;
         let mut evidence = vec![format!(
-            "kubectl logs -l ...: {} database lines, no error",
-            grepped.len()
+            "kubectl logs -l ...: {} database lines, no error; {}",
+            grepped.len(),
+            contract::expect_database_lines(&by_pod, &pods)?
         )];
-        for pod in cx.cluster.live_pods(&cx.names.backend_pods()).await? {
-            let name = pod.metadata.name.unwrap_or_default();
-            let logs = cx.cluster.logs(&name).await?;
+        // And the start-up line itself, in each pod's whole log.
+        for name in &pods {
+            let logs = cx.cluster.logs(name).await?;
             let lines = contract::database_lines(&logs);
             let connected = lines
                 .iter()
@@ -637,18 +727,20 @@ fn pod_identity<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
         for pod in cx.cluster.live_pods(&cx.names.backend_pods()).await? {
             let name = pod.metadata.name.unwrap_or_default();
             // The image has no shell: the command is a binary in it.
-            let identity = cx.run(&CommandLine::new(
-                "kubectl",
-                &[
-                    "exec",
-                    &name,
-                    "-c",
-                    "backend",
-                    "--",
-                    "/usr/local/bin/backend",
-                    "identity",
-                ],
-            ))?;
+            let identity = cx
+                .run(&CommandLine::new(
+                    "kubectl",
+                    &[
+                        "exec",
+                        &name,
+                        "-c",
+                        "backend",
+                        "--",
+                        "/usr/local/bin/backend",
+                        "identity",
+                    ],
+                ))
+                .await?;
             for expected in [
                 "uid=1001",
                 "gid=1001",
@@ -671,9 +763,9 @@ fn contract_scaling<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
         let names = &cx.names;
         let status = CommandLine::new("helm", &["status", &names.release, "-o", "json"]);
-        let revision = release_revision(&cx.run(&status)?)?;
+        let revision = release_revision(&cx.run(&status).await?)?;
         let manifest = CommandLine::new("helm", &["get", "manifest", &names.release]);
-        let before = Manifests::parse(&cx.run(&manifest)?)?;
+        let before = Manifests::parse(&cx.run(&manifest).await?)?;
         let images: BTreeSet<_> =
             backend_images(&cx.cluster.live_pods(&names.backend_pods()).await?)
                 .into_values()
@@ -692,7 +784,7 @@ fn contract_scaling<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
             revision,
         });
         let command = contract::scale(names, SCALED as u32);
-        cx.run(&command)?;
+        cx.run(&command).await?;
         cx.backend_at(SCALED).await?;
 
         let pods = cx.cluster.live_pods(&names.backend_pods()).await?;
@@ -703,7 +795,7 @@ fn contract_scaling<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
         );
         let after: BTreeSet<_> = backend_images(&pods).into_values().collect();
         ensure!(after == images, "images before {images:?}, after {after:?}");
-        let changed = changes(&before, &Manifests::parse(&cx.run(&manifest)?)?);
+        let changed = changes(&before, &Manifests::parse(&cx.run(&manifest).await?)?);
         let expected = format!(
             "Deployment {}: spec.replicas: {REPLICAS} -> {SCALED}",
             names.backend
@@ -802,21 +894,24 @@ fn rolling_restart<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
 fn postgres_outage<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
         let names = &cx.names;
-        let token = cx.token().await?;
-        let mut ids = Vec::new();
-        for n in 0..3 {
-            let task: Value = expect_status(
-                cx.http
-                    .post(cx.url("/api/tasks"))
-                    .bearer_auth(&token)
-                    .json(&json!({"title": format!("before outage {n}")}))
-                    .send()
-                    .await?,
-                201,
-            )
-            .await?;
-            ids.push(task["id"].as_str().context("id")?.to_owned());
-        }
+        // A user of its own, so its task list is exactly what this check wrote.
+        let user = format!(
+            "conformance-outage-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs()
+        );
+        let token = cx.token_for(&user).await?;
+        let deployment = cx.cluster.deployment(&names.backend).await?;
+        let readiness = deployment
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.template.spec.as_ref())
+            .and_then(|spec| spec.containers.iter().find(|c| c.name == "backend"))
+            .and_then(|container| container.readiness_probe.clone())
+            .context("the backend container has no readiness probe")?;
+        let unready_within = outage::unready_bound(&readiness, UNREADY_SLACK);
+        let before = restart_counts(&cx.cluster.live_pods(&names.backend_pods()).await?);
         let replicas = cx.cluster.statefulset_replicas(&names.postgres).await?;
         guard.on_exit(Restore::WaitForRollout {
             deployment: names.backend.clone(),
@@ -827,77 +922,279 @@ fn postgres_outage<'a>(cx: &'a Harness, guard: &'a mut Guard) -> Checked<'a> {
             replicas,
         });
 
-        let outage = Instant::now();
+        // Steady writes from before the outage until every pod serves again after it.
+        let requests = Arc::new(Mutex::new(Vec::<outage::Request>::new()));
+        let started = Instant::now();
+        let traffic = {
+            let (http, url, requests) = (cx.http.clone(), cx.url("/api/tasks"), requests.clone());
+            let token = token.clone();
+            Traffic::start(OUTAGE_TRAFFIC, move || {
+                let sent_at = started.elapsed();
+                let request = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"title": format!("outage write at {:.1}s", sent_at.as_secs_f64())}),
+                    )
+                    .send();
+                let requests = requests.clone();
+                async move {
+                    let (answer, served_by) = answer_of(request.await).await;
+                    requests
+                        .lock()
+                        .expect("not poisoned")
+                        .push(outage::Request {
+                            sent_at,
+                            answer,
+                            served_by,
+                        });
+                    Ok(())
+                }
+            })
+        };
+        let acknowledged = || {
+            requests
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|r| matches!(r.answer, outage::Answer::Status { code: 201, .. }))
+                .count()
+        };
+        testkit::wait::until(
+            "writes acknowledged before the outage",
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+            || async { (acknowledged() >= 10).then_some(()) },
+        )
+        .await?;
+
+        let start = started.elapsed();
         cx.cluster.scale_statefulset(&names.postgres, 0).await?;
         cx.cluster
             .wait_for_statefulset(&names.postgres, 0, Duration::from_secs(120))
             .await?;
+        let database_gone = started.elapsed();
         cx.cluster
-            .wait_for_ready_endpoints(&names.backend, 0, Duration::from_secs(120))
-            .await?;
-        let unready_after = outage.elapsed();
-        let during = cx
-            .http
-            .get(cx.url("/api/tasks"))
-            .bearer_auth(&token)
-            .send()
-            .await;
-        ensure!(
-            during
-                .as_ref()
-                .map(|r| !r.status().is_success())
-                .unwrap_or(true),
-            "traffic still served during the outage"
-        );
+            .wait_for_ready_endpoints(&names.backend, 0, unready_within)
+            .await
+            .with_context(|| {
+                format!("the pods did not all turn unready within {unready_within:?} of PostgreSQL going (readiness probe {}s x {} + {}s timeout)",
+                    readiness.period_seconds.unwrap_or(10), readiness.failure_threshold.unwrap_or(3), readiness.timeout_seconds.unwrap_or(1))
+            })?;
+        let unready = started.elapsed();
 
+        let database_restored = started.elapsed();
         cx.cluster
             .scale_statefulset(&names.postgres, replicas)
             .await?;
         cx.cluster
             .wait_for_statefulset(&names.postgres, replicas, ROLLOUT_TIMEOUT)
             .await?;
-        cx.backend_at(REPLICAS).await?;
-        for id in &ids {
-            let response = cx
-                .http
-                .get(cx.url(&format!("/api/tasks/{id}")))
-                .bearer_auth(&token)
-                .send()
-                .await?;
-            ensure!(
-                response.status() == 200,
-                "task {id} after the outage: HTTP {}",
-                response.status()
-            );
-        }
-        let restarts: i32 = cx
+        let database_ready = started.elapsed();
+        cx.cluster
+            .wait_for_rollout(&names.backend, REPLICAS, RECOVERY_BOUND)
+            .await
+            .with_context(|| {
+                format!("the backend was not ready again within {RECOVERY_BOUND:?} of PostgreSQL")
+            })?;
+        let recovered = started.elapsed();
+        let window = outage::Window {
+            start,
+            database_gone,
+            database_restored,
+            end: recovered + ENDPOINT_GRACE,
+        };
+
+        // Serving again: every pod answers a write after the window, within a bound.
+        let pods: BTreeSet<String> = cx
             .cluster
             .live_pods(&names.backend_pods())
             .await?
+            .into_iter()
+            .filter_map(|pod| pod.metadata.name)
+            .collect();
+        let serving = || {
+            requests
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|r| r.sent_at >= window.end)
+                .filter(|r| matches!(r.answer, outage::Answer::Status { code: 201, .. }))
+                .filter_map(|r| r.served_by.clone())
+                .collect::<BTreeSet<String>>()
+        };
+        let all_serving = testkit::wait::until(
+            "every backend pod to acknowledge a write after the recovery",
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            || async { pods.is_subset(&serving()).then_some(()) },
+        )
+        .await;
+        let outcome = traffic.stop().await;
+        all_serving.with_context(|| {
+            format!("pods {pods:?}, serving after the recovery: {:?}", serving())
+        })?;
+        ensure!(
+            !outcome.budget_spent,
+            "the traffic budget of {} requests ran out before the check ended",
+            OUTAGE_TRAFFIC.max_requests
+        );
+
+        let requests = requests.lock().expect("not poisoned").clone();
+        let verdict = outage::judge(&requests, window);
+        ensure!(
+            verdict.unexpected.is_empty(),
+            "{} of {} requests failed as an outage does not explain: {:?}",
+            verdict.unexpected.len(),
+            requests.len(),
+            &verdict.unexpected[..verdict.unexpected.len().min(10)]
+        );
+        ensure!(
+            !verdict.excused.is_empty(),
+            "no request failed while PostgreSQL was gone: traffic did not stop"
+        );
+        let stored = cx.task_ids(&token).await?;
+        let lost: Vec<&String> = verdict
+            .acknowledged
             .iter()
-            .flat_map(|pod| {
-                pod.status
-                    .clone()
-                    .unwrap_or_default()
-                    .container_statuses
-                    .unwrap_or_default()
-            })
-            .map(|status| status.restart_count)
-            .sum();
+            .filter(|id| !stored.contains(*id))
+            .collect();
+        ensure!(
+            lost.is_empty(),
+            "{} of {} acknowledged writes are lost: {lost:?}",
+            lost.len(),
+            verdict.acknowledged.len()
+        );
+
+        let after = restart_counts(&cx.cluster.live_pods(&names.backend_pods()).await?);
+        let (restarted, replaced) = outage::restarts(&before, &after);
+        ensure!(
+            replaced.is_empty(),
+            "pods were replaced, not restarted: {replaced:?}"
+        );
+        let seconds = |d: Duration| format!("{:.0}s", d.as_secs_f64());
         Ok(format!(
-            "unready {:.0}s after postgres stopped; ready again with {} tasks intact ({restarts} container restarts)",
-            unready_after.as_secs_f64(),
-            ids.len()
+            "{} writes: unready {} after PostgreSQL was gone (bound {}); PostgreSQL ready {} after it was asked back, every pod ready {} later (bound {}) and serving; excused inside the outage only: {:?}; {} acknowledged writes all kept; container restarts {restarted:?} (liveness on /api/health restarts them when an outage outlasts its {} failures, as the contract says)",
+            requests.len(),
+            seconds(unready - database_gone),
+            seconds(unready_within),
+            seconds(database_ready - database_restored),
+            seconds(recovered - database_ready),
+            seconds(RECOVERY_BOUND),
+            verdict.excused,
+            verdict.acknowledged.len(),
+            readiness.failure_threshold.unwrap_or(3),
         ))
     })
 }
 
+/// The pods' restart counts of their `backend` container.
+fn restart_counts(pods: &[k8s_openapi::api::core::v1::Pod]) -> BTreeMap<String, i32> {
+    pods.iter()
+        .filter_map(|pod| {
+            let restarts = pod
+                .status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .iter()
+                .find(|status| status.name == "backend")?
+                .restart_count;
+            Some((pod.metadata.name.clone()?, restarts))
+        })
+        .collect()
+}
+
+/// What a write of the outage traffic got, and the pod that answered.
+async fn answer_of(
+    result: Result<reqwest::Response, reqwest::Error>,
+) -> (outage::Answer, Option<String>) {
+    use outage::Answer;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) if error.is_connect() => return (Answer::ConnectFailed, None),
+        Err(error) if error.is_timeout() => return (Answer::NoAnswer, None),
+        Err(error) if was_dropped(&error) => return (Answer::Dropped, None),
+        Err(error) => return (Answer::Other(error_chain(&error)), None),
+    };
+    let served_by = response
+        .headers()
+        .get("x-served-by")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let code = response.status().as_u16();
+    if code != 201 {
+        return (
+            Answer::Status {
+                code,
+                created: None,
+            },
+            served_by,
+        );
+    }
+    let answer = match response.json::<Value>().await {
+        Ok(task) => match task["id"].as_str() {
+            Some(id) => Answer::Status {
+                code,
+                created: Some(id.to_owned()),
+            },
+            None => Answer::Other(format!("201 without an id: {task}")),
+        },
+        Err(error) if was_dropped(&error) => Answer::Dropped,
+        Err(error) => Answer::Other(format!(
+            "201 with an unreadable body: {}",
+            error_chain(&error)
+        )),
+    };
+    (answer, served_by)
+}
+
+/// A connection closed or reset after the request went out (a container killed mid-request).
+fn was_dropped(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        // hyper's own words for a connection that closed before the answer was complete.
+        let text = current.to_string();
+        if text.contains("connection closed before message completed")
+            || text.contains("IncompleteMessage")
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+/// An error and its causes on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 fn helm_test<'a>(cx: &'a Harness, _: &'a mut Guard) -> Checked<'a> {
     Box::pin(async move {
-        cx.run(&CommandLine::new(
-            "helm",
-            &["test", &cx.names.release, "--timeout", "2m"],
-        ))?;
+        // Helm waits up to its own --timeout for the test pods; the deadline leaves it that.
+        cx.run(
+            &CommandLine::new("helm", &["test", &cx.names.release, "--timeout", "2m"])
+                .within(Duration::from_secs(180)),
+        )
+        .await?;
         Ok("every test hook succeeded (API health, PostgreSQL login, Prometheus targets, Grafana dashboard)".into())
     })
 }
@@ -949,7 +1246,7 @@ mod tests {
             "curl http://localhost:30081/api/tasks: HTTP 401 with WWW-Authenticate"
         ));
         assert!(has(
-            "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4:"
+            "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4:"
         ));
     }
 
@@ -970,7 +1267,7 @@ mod tests {
         let command = contract::scale(&Names::for_release(RELEASE), SCALED as u32);
         assert_eq!(
             command.to_string(),
-            "helm upgrade todo-chatbot charts/todo-chatbot --set backend.replicaCount=4"
+            "helm upgrade todo-chatbot ./helm/todo-chatbot --set backend.replicaCount=4"
         );
     }
 

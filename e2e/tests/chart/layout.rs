@@ -2,14 +2,15 @@
 //! clone installs as it is, each subchart also renders on its own (ci/lint-charts.sh lints each
 //! on its own), and `helm package` of the umbrella is self-contained. The library todo-common is one directory, in the
 //! umbrella's `charts/`; each subchart links it from its own `charts/`, and the umbrella skips
-//! those links.
+//! those links. The contract's chart path, `./helm/todo-chatbot`, links to the umbrella.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e::helm::{Render, helm_binary};
+use e2e::contract::{CHART_PATH, CONTRACT_CHART_PATH};
+use e2e::helm::{Render, TEST_SECRETS, helm_binary};
 use e2e::repo_root;
 use serde_json::Value;
 
@@ -181,4 +182,46 @@ fn the_packaged_umbrella_is_self_contained_and_renders_as_the_directory() {
         "the archive renders as the directory"
     );
     fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_contracts_chart_path_links_to_the_chart() {
+    // `helm upgrade todo-chatbot ./helm/todo-chatbot ...`, as the contract writes it.
+    let link = repo_root().join(CONTRACT_CHART_PATH);
+    let target = fs::read_link(&link)
+        .unwrap_or_else(|error| panic!("{}: not a symlink: {error}", link.display()));
+    assert_eq!(
+        target,
+        Path::new("../charts/todo-chatbot"),
+        "a relative link works in every clone"
+    );
+    assert_eq!(
+        fs::canonicalize(&link).unwrap(),
+        fs::canonicalize(umbrella()).unwrap()
+    );
+}
+
+#[test]
+fn helm_renders_and_lints_the_contracts_chart_path_as_the_chart() {
+    assert_eq!(
+        reproducible_render(&Render::new().chart(CONTRACT_CHART_PATH)),
+        reproducible_render(&Render::new()),
+        "the render from {CONTRACT_CHART_PATH} differs"
+    );
+    // Helm names the path it lints; otherwise the two reports must be the same.
+    let lint = |chart: &str| {
+        let output = Command::new(helm_binary())
+            .current_dir(repo_root())
+            .args(["lint", "--strict", chart, "--values", TEST_SECRETS])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout).replace(chart, "<chart>");
+        assert!(
+            output.status.success(),
+            "helm lint {chart}: {report}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        report
+    };
+    assert_eq!(lint(CONTRACT_CHART_PATH), lint(CHART_PATH));
 }

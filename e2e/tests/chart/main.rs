@@ -3,6 +3,7 @@
 
 mod contract;
 mod docs;
+mod fake_api;
 mod gitops;
 mod golden;
 mod helpers;
@@ -17,3 +18,4 @@ mod production;
 mod schema;
 mod secrets;
 mod support;
+mod upgrade;

@@ -1,8 +1,9 @@
-//! Around every request: a request id, the serving pod's name, metrics and one log line.
+//! Around every request: a request id, the serving pod's name, metrics and one log line (at
+//! DEBUG for the platform's own successful probes and scrapes, see [`is_routine`]).
 
 use std::time::Instant;
 
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 use warp::http::{HeaderName, HeaderValue, Method, Request, Uri};
 use warp::reply::Response;
@@ -47,6 +48,22 @@ impl Observation {
     }
 }
 
+/// The routes the platform calls by itself on every pod: the kubelet's probes (every 10 s, two
+/// probes) and Prometheus' scrape. Their successful answers are access-log noise at INFO, as in
+/// most servers, and they crowded out everything else: `kubectl logs -l ...` shows each pod's
+/// last 10 lines, which were all probes and scrapes. A failed one is not routine and stays INFO.
+const ROUTINE_ROUTES: &[&str] = &[
+    "/api/health",
+    "/api/health/live",
+    "/api/health/ready",
+    "/metrics",
+];
+
+/// Whether a request's log line goes at DEBUG: a routine route answered with success.
+fn is_routine(route: &str, status: u16) -> bool {
+    ROUTINE_ROUTES.contains(&route) && (200..300).contains(&status)
+}
+
 /// A client's id is kept if it is short and plain, so it can't forge log lines or bloat them.
 fn is_acceptable_request_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
@@ -84,6 +101,10 @@ impl Observation {
                 method,
                 route, path, status, latency_ms, request_id, cause, "request failed"
             ),
+            None if is_routine(route, status) => debug!(
+                method,
+                route, path, status, latency_ms, request_id, "request"
+            ),
             None => info!(
                 method,
                 route, path, status, latency_ms, request_id, "request"
@@ -95,7 +116,37 @@ impl Observation {
 
 #[cfg(test)]
 mod tests {
-    use super::is_acceptable_request_id;
+    use super::{ROUTINE_ROUTES, is_acceptable_request_id, is_routine};
+    use crate::http::routes;
+
+    #[test]
+    fn successful_probes_and_scrapes_are_routine_and_everything_else_is_not() {
+        for route in [
+            "/api/health",
+            "/api/health/live",
+            "/api/health/ready",
+            "/metrics",
+        ] {
+            assert!(is_routine(route, 200), "{route}");
+        }
+        assert!(!is_routine("/api/health", 503), "a failed probe is news");
+        assert!(!is_routine("/api/health/ready", 503));
+        assert!(!is_routine("/metrics", 500));
+        assert!(!is_routine("/api/tasks", 200));
+        assert!(!is_routine("/api/tasks/{id}", 200));
+        assert!(!is_routine("/docs", 200));
+        assert!(!is_routine(routes::UNMATCHED_ROUTE, 404));
+    }
+
+    #[test]
+    fn every_routine_route_is_a_route_of_the_table() {
+        for route in ROUTINE_ROUTES {
+            assert!(
+                routes::all().iter().any(|r| r.path == *route),
+                "{route} is not a route template"
+            );
+        }
+    }
 
     #[test]
     fn plain_request_ids_are_kept_and_others_replaced() {

@@ -37,8 +37,8 @@ Usage: {{- $kept := include "todo-common.secrets.kept" (dict "context" . "secret
 
 {{/*
 A generated secret that must never change once made, for one entry of a chart's
-"<chart>.generatedSecrets": the value of `key` in the release's live Secret `secret` if it has
-one; else, where `lookup` reaches the cluster, `length` new random letters and digits. Where it
+"<chart>.generatedSecrets": inside "todo-common.secrets.checksum", a fixed placeholder; else the
+value of `key` in the release's live Secret `secret` if it has one; else, where `lookup` reaches the cluster, `length` new random letters and digits. Where it
 cannot, a chart rendered on its own fails naming the entry's values; a subchart generates (the
 umbrella's templates/validate.yaml, rendered after every subchart template, then fails the whole
 render with one message naming every such value: see "todo-common.secrets.unkept").
@@ -47,7 +47,9 @@ Usage: {{ include "todo-common.secrets.lookupOrGenerate" (dict "context" . "entr
 {{- define "todo-common.secrets.lookupOrGenerate" -}}
 {{- $entry := .entry }}
 {{- $kept := include "todo-common.secrets.kept" (dict "context" .context "secret" $entry.secret "key" $entry.key) }}
-{{- if $kept }}
+{{- if .context.todoCommonSecretsChecksum }}
+{{- include "todo-common.secrets.checksumPlaceholder" $entry }}
+{{- else if $kept }}
 {{- $kept }}
 {{- else if or (include "todo-common.secrets.clusterReachable" .context) (not .context.Chart.IsRoot) }}
 {{- randAlphaNum (int $entry.length) }}
@@ -105,4 +107,30 @@ PostgreSQL volume keeps its first password). Set each value below, or the existi
   - {{ . }}
 {{- end }}
 (charts/todo-chatbot/README.md, section GitOps, explains each.)
+{{- end }}
+
+{{/*
+Checksum of a Secret template for a pod template's `checksum/secret` annotation, so that changing
+what the Secret holds rolls the pods that read it at start: the template at `template` (relative
+to the chart's templates/) rendered with every generated value, kept or new, replaced by a fixed
+placeholder. It hashes what the user gives (values, the template itself) and never randomness:
+the install generates a value that no other render sees again (its `lookup` finds nothing, so a
+second include would generate another), while every upgrade reads the kept one back, so a hash
+of the generated value would differ between the install and the first upgrade and restart the
+pods for nothing. A generated value never changes once made; to replace one, delete the Secret,
+upgrade, and restart the pods (`kubectl rollout restart`).
+Usage: checksum/secret: {{ include "todo-common.secrets.checksum" (dict "context" . "template" "/secret.yaml") }}
+*/}}
+{{- define "todo-common.secrets.checksum" -}}
+{{- $context := merge (dict "todoCommonSecretsChecksum" true) .context }}
+{{- include (print .context.Template.BasePath .template) $context | sha256sum }}
+{{- end }}
+
+{{/*
+What a generated value renders as inside "todo-common.secrets.checksum": the entry's place,
+never a value.
+Usage: {{ include "todo-common.secrets.checksumPlaceholder" $entry }}
+*/}}
+{{- define "todo-common.secrets.checksumPlaceholder" -}}
+generated once and kept: {{ .secret }}/{{ .key }}
 {{- end }}
