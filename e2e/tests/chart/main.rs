@@ -14,6 +14,7 @@ mod names;
 mod network;
 mod postgres;
 mod production;
+mod scaling;
 mod schema;
 mod secrets;
 mod support;
