@@ -10,7 +10,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-use crate::support::{BACKEND, backend_container, backend_deployment, pod_spec, render};
+use crate::support::{
+    BACKEND, backend_container, backend_deployment, pod_spec, render, render_error,
+};
 
 fn production() -> &'static Manifests {
     static RENDERED: OnceLock<Manifests> = OnceLock::new();
@@ -134,6 +136,18 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
             .topology_spread_constraints
             .is_some()
     );
+}
+
+#[test]
+fn the_pods_fit_the_databases_connection_limit_and_the_render_checks_it() {
+    // values/production.yaml gives the limit, so a pool that would not fit fails the render.
+    let error = render_error(
+        Render::new()
+            .values("values/production.yaml")
+            .set_string("backend.env.DB_POOL_SIZE", "10"),
+    );
+    assert!(error.contains("backend.database.maxConnections (100)"), "{error}");
+    assert!(error.contains("= 143"), "{error}");
 }
 
 #[test]

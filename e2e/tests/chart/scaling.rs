@@ -3,7 +3,7 @@
 
 use e2e::helm::Render;
 
-use crate::support::{backend_deployment, pod_spec, render};
+use crate::support::{backend_deployment, install_notes, pod_spec, render, render_error};
 
 #[test]
 fn topology_spread_honours_node_taints_so_a_tainted_control_plane_is_no_domain() {
@@ -23,4 +23,94 @@ fn topology_spread_honours_node_taints_so_a_tainted_control_plane_is_no_domain()
         assert_eq!(constraints[0].when_unsatisfiable, when);
         assert_eq!(constraints[0].node_taints_policy.as_deref(), Some("Honor"));
     }
+}
+
+#[test]
+fn autoscaling_with_more_min_than_max_replicas_is_rejected() {
+    let autoscaling = || Render::new().set("backend.autoscaling.enabled", "true");
+    let error = render_error(
+        autoscaling()
+            .set("backend.autoscaling.minReplicas", "5")
+            .set("backend.autoscaling.maxReplicas", "4"),
+    );
+    assert!(
+        error.contains("minReplicas (5) must not exceed backend.autoscaling.maxReplicas (4)"),
+        "{error}"
+    );
+    render(
+        autoscaling()
+            .set("backend.autoscaling.minReplicas", "4")
+            .set("backend.autoscaling.maxReplicas", "4"),
+    );
+}
+
+/// Renders with the database allowing `max_connections` and `extra` values.
+fn with_max_connections(max_connections: u32) -> Render {
+    Render::new().set(
+        "backend.database.maxConnections",
+        &max_connections.to_string(),
+    )
+}
+
+#[test]
+fn the_connections_the_most_pods_can_open_must_fit_the_databases_limit() {
+    // 2 replicas + 1 surging in a rollout, each DB_POOL_SIZE 10 + DB_READ_CONNECTIONS 2 + 1
+    // health connection: 39.
+    render(with_max_connections(39));
+    let error = render_error(with_max_connections(38));
+    assert!(error.contains("backend.database.maxConnections (38)"), "{error}");
+    assert!(
+        error.contains("3 pods (replicaCount 2 + 1 surging in a rollout) x 13 connections"),
+        "{error}"
+    );
+    assert!(error.contains("= 39"), "{error}");
+
+    // With the HPA on, its maximum counts: 11 pods x (6 + 2 + 1) = 99.
+    let autoscaled = |max: u32| {
+        with_max_connections(max)
+            .set("backend.autoscaling.enabled", "true")
+            .set("backend.autoscaling.maxReplicas", "10")
+            .set_string("backend.env.DB_POOL_SIZE", "6")
+    };
+    render(autoscaled(99));
+    let error = render_error(autoscaled(98));
+    assert!(
+        error.contains("11 pods (autoscaling.maxReplicas 10 + 1 surging in a rollout) x 9 connections"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_connection_limit_is_not_checked() {
+    render(
+        Render::new()
+            .set("backend.replicaCount", "50")
+            .set("backend.database.maxConnections", "0"),
+    );
+}
+
+#[test]
+fn install_notes_give_the_connection_budget_and_what_the_autoscaler_needs() {
+    let Some(notes) = install_notes(
+        "install_notes_give_the_connection_budget_and_what_the_autoscaler_needs",
+        &[
+            "--set",
+            "backend.autoscaling.enabled=true",
+            "--set",
+            "backend.database.maxConnections=200",
+        ],
+    ) else {
+        return;
+    };
+    assert!(
+        notes.contains("11 pods (autoscaling.maxReplicas 10 + 1 surging in a rollout) x 13 connections (DB_POOL_SIZE 10 + DB_READ_CONNECTIONS 2 + 1 health) = 143"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("The database allows 200 (backend.database.maxConnections)"),
+        "{notes}"
+    );
+    // Neither Kind nor EKS ships metrics-server; without it the HPA never scales.
+    assert!(notes.contains("metrics-server"), "{notes}");
+    assert!(notes.contains("kubectl get apiservice v1beta1.metrics.k8s.io"), "{notes}");
 }

@@ -52,6 +52,27 @@ pub fn client_dry_run_install(test: &str, args: &[&str]) -> Option<Output> {
     Some(output)
 }
 
+/// The NOTES `helm install --dry-run=client` prints with the harness's TEST ONLY values and
+/// `args`; None (the test is skipped, saying so) with Helm 3, which needs a cluster for it.
+pub fn install_notes(test: &str, args: &[&str]) -> Option<String> {
+    // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
+    let args = [&["--values", e2e::helm::TEST_SECRETS], args].concat();
+    let output = client_dry_run_install(test, &args)?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let notes = String::from_utf8_lossy(&output.stdout);
+    Some(
+        notes
+            .split("NOTES:")
+            .nth(1)
+            .expect("NOTES are printed")
+            .to_owned(),
+    )
+}
+
 pub fn render(render: Render) -> Manifests {
     render.run().unwrap_or_else(|error| panic!("{error:#}"))
 }

@@ -203,3 +203,42 @@ Usage: annotations: {{- include "backend.checkovSkips" (dict "context" . "secret
   "CKV_K8S_15" "contract: pullPolicy defaults to IfNotPresent so Kind can run the side-loaded local image"
   "CKV_K8S_43" "contract: the image is referenced as repository:tag (locally built images have no registry digest); set backend.image.digest to pin one")) }}
 {{- end }}
+
+{{/*
+The database connections the pods can hold at once, as YAML: `pods` (autoscaling.maxReplicas
+while the HPA is on, else replicaCount, plus the one pod maxSurge adds during a rollout), `perPod`
+(DB_POOL_SIZE + DB_READ_CONNECTIONS + the health check's own connection; the service's defaults
+10 and 2 when env leaves them out), `total`, and `text`, the sum spelled out for messages.
+Usage: {{- $budget := include "backend.connectionBudget" . | fromYaml }}
+*/}}
+{{- define "backend.connectionBudget" -}}
+{{- $env := .Values.env }}
+{{- $pool := atoi (include "todo-common.strings.scalar" (dig "DB_POOL_SIZE" "10" $env)) }}
+{{- $reads := atoi (include "todo-common.strings.scalar" (dig "DB_READ_CONNECTIONS" "2" $env)) }}
+{{- $replicas := int .Values.replicaCount }}
+{{- $counted := printf "replicaCount %d" $replicas }}
+{{- if .Values.autoscaling.enabled }}
+{{- $replicas = int .Values.autoscaling.maxReplicas }}
+{{- $counted = printf "autoscaling.maxReplicas %d" $replicas }}
+{{- end }}
+{{- $pods := add1 $replicas }}
+{{- $perPod := add $pool $reads 1 }}
+{{- $total := mul $pods $perPod }}
+pods: {{ $pods }}
+perPod: {{ $perPod }}
+total: {{ $total }}
+text: {{ printf "%d pods (%s + 1 surging in a rollout) x %d connections (DB_POOL_SIZE %d + DB_READ_CONNECTIONS %d + 1 health) = %d" $pods $counted $perPod $pool $reads $total | quote }}
+{{- end }}
+
+{{/*
+Fails the render when the pods could open more database connections than
+database.maxConnections allows (0: not checked); renders nothing otherwise.
+Usage: {{- include "backend.checkConnectionBudget" . }}
+*/}}
+{{- define "backend.checkConnectionBudget" -}}
+{{- $max := int .Values.database.maxConnections }}
+{{- $budget := include "backend.connectionBudget" . | fromYaml }}
+{{- if and (gt $max 0) (gt (int $budget.total) $max) }}
+{{- fail (printf "backend.database.maxConnections (%d) is less than the pods can open: %s. Lower backend.env.DB_POOL_SIZE or the replica count (backend.autoscaling.maxReplicas with autoscaling), or connect through a pooler (PgBouncer, a managed database's pooled endpoint) and give its limit" $max $budget.text) }}
+{{- end }}
+{{- end }}
