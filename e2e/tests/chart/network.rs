@@ -8,7 +8,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::support::{BACKEND, backend_deployment, defaults, ports, render, tcp, template_labels};
+use crate::support::{
+    BACKEND, backend_deployment, defaults, ports, render, render_error, tcp, template_labels,
+};
 
 fn egress(manifests: &Manifests, name: &str) -> Vec<NetworkPolicyEgressRule> {
     manifests
@@ -72,28 +74,97 @@ fn another_service_port_of_the_bundled_postgres_still_opens_its_pod_port() {
     assert_eq!(ports(&rules[1]), [tcp(5432)], "policies see the pod port");
 }
 
+/// The chart with an external database at `url` (given as JSON: `--set` would split it at commas).
+fn external(url: &str) -> Render {
+    Render::new().set("postgres.enabled", "false").set_json(
+        "backend.secrets.DATABASE_URL",
+        &serde_json::to_string(url).unwrap(),
+    )
+}
+
 #[test]
 fn an_external_database_is_reached_on_its_port_on_any_or_the_given_addresses() {
-    let external = Render::new().set("postgres.enabled", "false").set(
-        "backend.secrets.DATABASE_URL",
-        "postgresql://app@db.example:5432/app?sslmode=require",
+    let rules = egress(
+        &render(external(
+            "postgresql://app@db.example:5432/app?sslmode=require",
+        )),
+        BACKEND,
     );
-    let rules = egress(&render(external.clone()), BACKEND);
     assert_eq!(rules.len(), 2, "{rules:?}");
     assert_dns_only(&rules[0]);
     assert_eq!(ports(&rules[1]), [tcp(5432)]);
     assert!(rules[1].to.is_none(), "any address: {:?}", rules[1]);
 
-    let narrowed = external
-        .set("backend.networkPolicy.externalDatabase.port", "6432")
-        .set_json(
-            "backend.networkPolicy.externalDatabase.to",
-            r#"[{"ipBlock":{"cidr":"10.20.0.0/16"}}]"#,
-        );
+    let narrowed = external("postgresql://app@db.example:6432/app?sslmode=require").set_json(
+        "backend.networkPolicy.externalDatabase.to",
+        r#"[{"ipBlock":{"cidr":"10.20.0.0/16"}}]"#,
+    );
     let rules = egress(&render(narrowed), BACKEND);
     assert_eq!(ports(&rules[1]), [tcp(6432)]);
     let peers = rules[1].to.clone().unwrap();
     assert_eq!(peers[0].ip_block.as_ref().unwrap().cidr, "10.20.0.0/16");
+}
+
+#[test]
+fn the_database_port_is_taken_from_database_url() {
+    for (url, port) in [
+        // Supabase's and Neon's poolers listen on 6543.
+        (
+            "postgresql://app:s3cret@pooler.example:6543/app?sslmode=require",
+            6543,
+        ),
+        ("postgres://app@db.example/app?sslmode=require", 5432),
+        ("postgresql://app@[2001:db8::7]:5433/app", 5433),
+        ("postgresql://app@db.example/app?sslmode=require&port=6432", 6432),
+    ] {
+        let rules = egress(&render(external(url)), BACKEND);
+        assert_eq!(ports(&rules[1]), [tcp(port)], "{url}");
+    }
+}
+
+#[test]
+fn a_database_port_that_disagrees_with_database_url_fails_without_showing_the_url() {
+    let error = render_error(
+        external("postgresql://app:pa55word@pooler.example:6543/app?sslmode=require")
+            .set("backend.networkPolicy.externalDatabase.port", "5432"),
+    );
+    assert!(
+        error.contains("backend.networkPolicy.externalDatabase.port (5432)")
+            && error.contains("(6543)"),
+        "{error}"
+    );
+    assert!(!error.contains("pa55word"), "the URL is echoed: {error}");
+    // Agreeing is fine.
+    render(
+        external("postgresql://app@pooler.example:6543/app")
+            .set("backend.networkPolicy.externalDatabase.port", "6543"),
+    );
+}
+
+#[test]
+fn a_database_url_the_service_cannot_read_fails_without_showing_it() {
+    for url in [
+        "mysql://app:pa55word@db.example/app",
+        "postgresql://app:pa55word@db.example:port/app",
+        "postgresql://app:pa55word@one.example:5432,two.example:5432/app",
+    ] {
+        let error = render_error(external(url));
+        assert!(error.contains("backend.secrets.DATABASE_URL"), "{url}: {error}");
+        assert!(!error.contains("pa55word"), "the URL is echoed: {error}");
+    }
+}
+
+#[test]
+fn with_an_existing_secret_the_port_value_opens_the_database() {
+    let rules = egress(
+        &render(
+            Render::new()
+                .set("backend.existingSecret", "made-elsewhere")
+                .set("backend.networkPolicy.externalDatabase.port", "6543"),
+        ),
+        BACKEND,
+    );
+    assert_eq!(ports(&rules[1]), [tcp(6543)]);
 }
 
 #[test]

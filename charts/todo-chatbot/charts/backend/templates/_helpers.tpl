@@ -95,6 +95,8 @@ Usage: {{ include "backend.databaseUrl" . | b64enc }}
 */}}
 {{- define "backend.databaseUrl" -}}
 {{- if .Values.secrets.DATABASE_URL }}
+{{- /* Fails on a URL the service could not read, with or without a NetworkPolicy. */ -}}
+{{- $_ := include "backend.databaseUrlPorts" . }}
 {{- .Values.secrets.DATABASE_URL }}
 {{- else }}
 {{- $pg := .Values.global.postgres }}
@@ -240,5 +242,68 @@ Usage: {{- include "backend.checkConnectionBudget" . }}
 {{- $budget := include "backend.connectionBudget" . | fromYaml }}
 {{- if and (gt $max 0) (gt (int $budget.total) $max) }}
 {{- fail (printf "backend.database.maxConnections (%d) is less than the pods can open: %s. Lower backend.env.DB_POOL_SIZE or the replica count (backend.autoscaling.maxReplicas with autoscaling), or connect through a pooler (PgBouncer, a managed database's pooled endpoint) and give its limit" $max $budget.text) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TCP ports of secrets.DATABASE_URL as a JSON list: the port after the host, or the `port=`
+query parameter (tokio-postgres reads both), else PostgreSQL's 5432. Only the host and port go
+through `urlParse`, after the user, password and query are cut off, so no error can show them.
+Fails, without showing the URL, when the service could not read it either: another scheme, a
+port that is not a number, several hosts.
+Usage: {{- $ports := include "backend.databaseUrlPorts" . | fromJsonArray }}
+*/}}
+{{- define "backend.databaseUrlPorts" -}}
+{{- $url := .Values.secrets.DATABASE_URL }}
+{{- $scheme := regexFind "^[A-Za-z][A-Za-z0-9+.-]*://" $url }}
+{{- if not (has $scheme (list "postgresql://" "postgres://")) }}
+{{- fail "backend.secrets.DATABASE_URL must start with postgresql:// or postgres:// (its value is not shown here)" }}
+{{- end }}
+{{- $rest := trimPrefix $scheme $url }}
+{{- $authority := regexReplaceAll "[/?#].*$" $rest "" }}
+{{- $hostPort := regexReplaceAll "^.*@" $authority "" }}
+{{- if contains "," $hostPort }}
+{{- fail (printf "backend.secrets.DATABASE_URL names several hosts (%s); the service connects to one" $hostPort) }}
+{{- end }}
+{{- if not (regexMatch "^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]*)(:[0-9]{1,5})?$" $hostPort) }}
+{{- fail (printf "backend.secrets.DATABASE_URL: host and port %q are not a host name or address with an optional numeric port" $hostPort) }}
+{{- end }}
+{{- $ports := list }}
+{{- with regexFind ":[0-9]+$" (urlParse (printf "%s%s" $scheme $hostPort)).host }}
+{{- $ports = append $ports (atoi (trimPrefix ":" .)) }}
+{{- end }}
+{{- $query := regexFind "\\?[^#]*" $rest }}
+{{- range $param := regexFindAll "[?&]port=[^&]*" $query -1 }}
+{{- range $port := splitList "," (regexReplaceAll "^[?&]port=" $param "") }}
+{{- if not (regexMatch "^[0-9]{1,5}$" $port) }}
+{{- fail (printf "backend.secrets.DATABASE_URL: its port parameter %q is not a number" $port) }}
+{{- end }}
+{{- $ports = append $ports (atoi $port) }}
+{{- end }}
+{{- end }}
+{{- default (list 5432) $ports | uniq | toJson }}
+{{- end }}
+
+{{/*
+The TCP ports the NetworkPolicy opens to an external database, as a JSON list: those of
+secrets.DATABASE_URL when the chart renders its Secret from it, else
+networkPolicy.externalDatabase.port (the chart cannot read an existingSecret), else 5432. A port
+given alongside a URL must be one of the URL's, or the render fails: the policy would block the
+database and the pods crash-loop.
+Usage: {{- range include "backend.databasePorts" . | fromJsonArray }}
+*/}}
+{{- define "backend.databasePorts" -}}
+{{- $given := .Values.networkPolicy.externalDatabase.port }}
+{{- if and .Values.secrets.DATABASE_URL (not .Values.existingSecret) }}
+{{- $fromUrl := list }}
+{{- range include "backend.databaseUrlPorts" . | fromJsonArray }}
+{{- $fromUrl = append $fromUrl (int .) }}
+{{- end }}
+{{- if and (ne (toString $given) "") (not (has (int $given) $fromUrl)) }}
+{{- fail (printf "backend.networkPolicy.externalDatabase.port (%v) is not the port of backend.secrets.DATABASE_URL (%s): the NetworkPolicy would block the database. Leave the port empty to take it from the URL" $given (join ", " $fromUrl)) }}
+{{- end }}
+{{- toJson $fromUrl }}
+{{- else }}
+{{- list (int (default 5432 $given)) | toJson }}
 {{- end }}
 {{- end }}
