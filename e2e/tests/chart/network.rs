@@ -9,7 +9,8 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::support::{
-    BACKEND, backend_deployment, defaults, ports, render, render_error, tcp, template_labels,
+    BACKEND, assert_dns_only, backend_deployment, defaults, ports, render, render_error, tcp,
+    template_labels,
 };
 
 fn egress(manifests: &Manifests, name: &str) -> Vec<NetworkPolicyEgressRule> {
@@ -19,15 +20,6 @@ fn egress(manifests: &Manifests, name: &str) -> Vec<NetworkPolicyEgressRule> {
         .unwrap()
         .egress
         .unwrap_or_default()
-}
-
-fn assert_dns_only(rule: &NetworkPolicyEgressRule) {
-    assert!(rule.to.is_none(), "DNS on any address: {rule:?}");
-    assert_eq!(
-        ports(rule),
-        [("UDP".to_owned(), IntOrString::Int(53)), tcp(53)],
-        "{rule:?}"
-    );
 }
 
 /// The pod labels of the bundled PostgreSQL's StatefulSet.
@@ -213,4 +205,57 @@ fn the_postgres_policy_admits_the_backend_pods_on_5432() {
             .is_some_and(|labels| selects(labels, &backend_labels))
     }));
     assert_eq!(policy.egress.unwrap_or_default().len(), 0, "no egress");
+}
+
+/// Every egress rule that opens port 53, of every NetworkPolicy (test hooks included).
+fn dns_rules(manifests: &Manifests) -> Vec<(String, NetworkPolicyEgressRule)> {
+    manifests
+        .all::<NetworkPolicy>()
+        .into_iter()
+        .flat_map(|policy| {
+            let name = policy.metadata.name.clone().unwrap();
+            policy
+                .spec
+                .and_then(|spec| spec.egress)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|rule| ports(rule).iter().any(|(_, port)| *port == IntOrString::Int(53)))
+                .map(move |rule| (name.clone(), rule))
+        })
+        .collect()
+}
+
+#[test]
+fn every_pod_sends_dns_queries_to_the_cluster_dns_only() {
+    let rules = dns_rules(defaults());
+    // The backend, Prometheus and Grafana, and the test pods of the API, PostgreSQL, Prometheus
+    // and Grafana.
+    assert_eq!(rules.len(), 7, "{rules:?}");
+    for (name, rule) in &rules {
+        assert_dns_only(rule);
+        assert!(!name.is_empty());
+    }
+}
+
+#[test]
+fn the_cluster_dns_can_be_named_or_opened_to_any_address() {
+    // NodeLocal DNSCache answers on a link-local address on every node.
+    let node_local = render(Render::new().set_json(
+        "global.dns.to",
+        r#"[{"ipBlock":{"cidr":"169.254.20.10/32"}}]"#,
+    ));
+    let rules = dns_rules(&node_local);
+    assert_eq!(rules.len(), 7);
+    for (name, rule) in &rules {
+        let peers = rule.to.clone().unwrap();
+        assert_eq!(
+            peers[0].ip_block.as_ref().map(|block| block.cidr.as_str()),
+            Some("169.254.20.10/32"),
+            "{name}"
+        );
+    }
+    let anywhere = render(Render::new().set_json("global.dns.to", "[]"));
+    for (name, rule) in dns_rules(&anywhere) {
+        assert!(rule.to.is_none(), "{name}: {rule:?}");
+    }
 }
