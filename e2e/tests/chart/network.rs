@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use e2e::helm::Render;
 use e2e::manifests::Manifests;
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::support::{
@@ -258,4 +261,98 @@ fn the_cluster_dns_can_be_named_or_opened_to_any_address() {
     for (name, rule) in dns_rules(&anywhere) {
         assert!(rule.to.is_none(), "{name}: {rule:?}");
     }
+}
+
+/// The ingress rules of the backend's policy.
+fn backend_ingress(manifests: &Manifests) -> Vec<NetworkPolicyIngressRule> {
+    manifests
+        .get::<NetworkPolicy>(BACKEND)
+        .spec
+        .unwrap()
+        .ingress
+        .unwrap()
+}
+
+/// Does some peer of `rule` admit pods labelled `labels` (of the release's namespace)?
+fn admits(rule: &NetworkPolicyIngressRule, labels: &BTreeMap<String, String>) -> bool {
+    rule.from.as_ref().is_some_and(|peers| {
+        peers.iter().any(|peer| {
+            peer.namespace_selector.is_none()
+                && peer.ip_block.is_none()
+                && peer
+                    .pod_selector
+                    .as_ref()
+                    .and_then(|selector| selector.match_labels.as_ref())
+                    .is_some_and(|selector| selects(selector, labels))
+        })
+    })
+}
+
+#[test]
+fn by_default_the_api_port_is_open_to_any_source() {
+    let rules = backend_ingress(defaults());
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert!(rules[0].from.is_none(), "any source: {rules:?}");
+    assert_eq!(
+        rules[0].ports.clone().unwrap()[0].port,
+        Some(IntOrString::Int(8000))
+    );
+}
+
+#[test]
+fn narrowing_ingress_keeps_the_scrapes_and_the_helm_test_pod() {
+    let ingress_controller = r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}}]"#;
+    let operator_prometheus = r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}},"podSelector":{"matchLabels":{"app.kubernetes.io/name":"prometheus"}}}]"#;
+    let manifests = render(
+        Render::new()
+            .set_json("backend.networkPolicy.ingressFrom", ingress_controller)
+            .set_json("backend.networkPolicy.metricsFrom", operator_prometheus),
+    );
+    let rules = backend_ingress(&manifests);
+    let every_peer: Vec<NetworkPolicyPeer> = rules
+        .iter()
+        .flat_map(|rule| rule.from.clone().expect("no rule admits any source"))
+        .collect();
+    let port_of = |rule: &NetworkPolicyIngressRule| rule.ports.clone().unwrap()[0].port.clone();
+    assert!(
+        rules
+            .iter()
+            .all(|rule| port_of(rule) == Some(IntOrString::Int(8000)))
+    );
+    // The given peers: the ingress controller and the operator's Prometheus.
+    for given in [ingress_controller, operator_prometheus] {
+        let given: Vec<NetworkPolicyPeer> = serde_json::from_str(given).unwrap();
+        assert!(every_peer.contains(&given[0]), "{given:?} in {every_peer:?}");
+    }
+    // This release's Prometheus and its `helm test` pod, by their pods' labels.
+    let names = e2e::names::Names::for_release(e2e::RELEASE);
+    let prometheus = template_labels(
+        &manifests
+            .get::<Deployment>(&names.prometheus)
+            .spec
+            .unwrap()
+            .template,
+    );
+    let test_pod = template_labels(
+        &manifests
+            .get::<Job>("todo-chatbot-backend-test-health")
+            .spec
+            .unwrap()
+            .template,
+    );
+    for (what, labels) in [("Prometheus", &prometheus), ("the helm test pod", &test_pod)] {
+        assert!(
+            rules.iter().any(|rule| admits(rule, labels)),
+            "{what} is admitted: {rules:?}"
+        );
+    }
+    // Grafana is not.
+    let grafana = template_labels(
+        &manifests
+            .get::<Deployment>(&names.grafana)
+            .spec
+            .unwrap()
+            .template,
+    );
+    assert!(!rules.iter().any(|rule| admits(rule, &grafana)));
 }
