@@ -4,6 +4,7 @@
 mod contract;
 mod docs;
 mod gitops;
+mod exposure;
 mod golden;
 mod helpers;
 mod hooks;

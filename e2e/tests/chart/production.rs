@@ -6,8 +6,8 @@ use e2e::helm::Render;
 use e2e::manifests::Manifests;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::support::{
@@ -134,6 +134,44 @@ fn the_pods_fit_the_databases_connection_limit_and_the_render_checks_it() {
     );
     assert!(error.contains("backend.database.maxConnections (100)"), "{error}");
     assert!(error.contains("= 143"), "{error}");
+}
+
+#[test]
+fn no_node_port_anywhere_the_api_is_behind_a_cluster_ip_and_an_ingress_with_tls() {
+    for service in production().all::<Service>() {
+        let spec = service.spec.unwrap();
+        let name = service.metadata.name.unwrap();
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"), "{name}");
+        assert!(
+            spec.ports
+                .unwrap_or_default()
+                .iter()
+                .all(|port| port.node_port.is_none()),
+            "{name}"
+        );
+    }
+    let ingress = production().get::<Ingress>(BACKEND);
+    let annotations = ingress.metadata.annotations.clone().unwrap();
+    assert!(
+        annotations.contains_key("cert-manager.io/cluster-issuer"),
+        "{annotations:?}"
+    );
+    let spec = ingress.spec.unwrap();
+    let tls = spec.tls.unwrap();
+    let hosts: Vec<String> = spec
+        .rules
+        .unwrap()
+        .into_iter()
+        .map(|rule| rule.host.unwrap())
+        .collect();
+    assert!(!hosts.is_empty());
+    for host in &hosts {
+        assert!(
+            tls.iter().any(|tls| tls.secret_name.is_some()
+                && tls.hosts.as_ref().is_some_and(|names| names.contains(host))),
+            "{host} has a certificate: {tls:?}"
+        );
+    }
 }
 
 #[test]

@@ -307,3 +307,12 @@ Usage: {{- range include "backend.databasePorts" . | fromJsonArray }}
 {{- list (int (default 5432 $given)) | toJson }}
 {{- end }}
 {{- end }}
+
+{{/*
+The paths the Ingress and the HTTPRoute route to the API, as a JSON list: its routes (/api), the
+Swagger UI and its document. /metrics is not among them: it stays inside the cluster.
+Usage: {{- range include "backend.publicPaths" . | fromJsonArray }}
+*/}}
+{{- define "backend.publicPaths" -}}
+{{- list "/api" "/docs" "/openapi.json" | toJson }}
+{{- end }}
