@@ -537,3 +537,14 @@ fn with_the_cluster_prometheus_reaches_the_api_servers_own_addresses_and_port_on
     assert_eq!(ports(&rules[0]), [tcp(443), tcp(6443)]);
     assert!(rules[0].to.is_none());
 }
+
+#[test]
+fn each_operator_object_needs_its_own_api() {
+    // A cluster that serves ServiceMonitors but not PrometheusRules would refuse the release.
+    let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/ServiceMonitor"));
+    assert!(manifests.raw("ServiceMonitor", "todo-chatbot-monitoring").is_some());
+    assert!(manifests.raw("PrometheusRule", "todo-chatbot-monitoring").is_none());
+    let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/PrometheusRule"));
+    assert!(manifests.raw("ServiceMonitor", "todo-chatbot-monitoring").is_none());
+    assert!(manifests.raw("PrometheusRule", "todo-chatbot-monitoring").is_some());
+}

@@ -6,7 +6,7 @@ use e2e::helm::Render;
 use e2e::manifests::Manifests;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
@@ -180,6 +180,45 @@ fn pins_an_image_tag() {
         .image
         .unwrap();
     assert!(!image.ends_with(":latest"), "{image}");
+}
+
+/// The Prometheus Operator's API versions, as a cluster with kube-prometheus-stack serves them.
+const OPERATOR_APIS: [&str; 2] = [
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+];
+
+#[test]
+fn with_the_prometheus_operator_production_gets_its_objects_and_the_dashboard() {
+    let manifests = render(
+        Render::new()
+            .values("values/production.yaml")
+            .api_version(OPERATOR_APIS[0])
+            .api_version(OPERATOR_APIS[1]),
+    );
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        let object = manifests
+            .raw(kind, "todo-chatbot-monitoring")
+            .unwrap_or_else(|| panic!("a {kind}"));
+        // kube-prometheus-stack selects them by its Helm release's label.
+        assert_eq!(
+            object["metadata"]["labels"]["release"], "kube-prometheus-stack",
+            "{kind}"
+        );
+    }
+    let dashboards = manifests.get::<ConfigMap>("todo-chatbot-dashboards");
+    assert_eq!(
+        dashboards.metadata.labels.unwrap()["grafana_dashboard"],
+        "1",
+        "for the Grafana sidecar"
+    );
+}
+
+#[test]
+fn without_the_operator_production_renders_the_dashboard_but_no_operator_objects() {
+    assert!(production().raw("ServiceMonitor", "todo-chatbot-monitoring").is_none());
+    assert!(production().raw("PrometheusRule", "todo-chatbot-monitoring").is_none());
+    production().get::<ConfigMap>("todo-chatbot-dashboards");
 }
 
 #[test]

@@ -61,13 +61,14 @@ Usage: {{- include "monitoring.alertRules" . | nindent 4 }}
 {{- end }}
 
 {{/*
-Yes/no: render the ServiceMonitor and PrometheusRule? serviceMonitor.enabled, and the cluster
-has the ServiceMonitor CRD or serviceMonitor.force is set.
-Usage: {{- if include "monitoring.operatorObjects" . }}
+Yes/no: render the Prometheus Operator object of `kind` (ServiceMonitor or PrometheusRule)?
+serviceMonitor.enabled, and the cluster serves that kind's monitoring.coreos.com/v1 API (each
+its own: a cluster would refuse a kind it does not serve) or serviceMonitor.force is set.
+Usage: {{- if include "monitoring.operatorObject" (dict "context" . "kind" "ServiceMonitor") }}
 */}}
-{{- define "monitoring.operatorObjects" -}}
-{{- $sm := .Values.serviceMonitor }}
-{{- if and $sm.enabled (or $sm.force (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) }}true{{ end }}
+{{- define "monitoring.operatorObject" -}}
+{{- $sm := .context.Values.serviceMonitor }}
+{{- if and $sm.enabled (or $sm.force (.context.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) }}true{{ end }}
 {{- end }}
 
 {{/*
