@@ -54,12 +54,18 @@ fn an_ingress_routes_the_api_and_its_docs_to_the_service_and_never_metrics() {
     assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
     let tls = spec.tls.unwrap();
     assert_eq!(tls[0].secret_name.as_deref(), Some("api-tls"));
-    assert_eq!(tls[0].hosts.as_deref(), Some(&["api.example.com".to_owned()][..]));
+    assert_eq!(
+        tls[0].hosts.as_deref(),
+        Some(&["api.example.com".to_owned()][..])
+    );
     let rules = spec.rules.unwrap();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].host.as_deref(), Some("api.example.com"));
     let paths = rules[0].http.clone().unwrap().paths;
-    let routed: Vec<&str> = paths.iter().map(|path| path.path.as_deref().unwrap()).collect();
+    let routed: Vec<&str> = paths
+        .iter()
+        .map(|path| path.path.as_deref().unwrap())
+        .collect();
     assert_eq!(routed, PUBLIC_PATHS);
     for path in &paths {
         assert_eq!(path.path_type, "Prefix");
@@ -80,7 +86,10 @@ fn an_ingress_without_hosts_answers_on_any_host() {
     let rules = ingress.spec.unwrap().rules.unwrap();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].host, None);
-    assert_eq!(rules[0].http.clone().unwrap().paths.len(), PUBLIC_PATHS.len());
+    assert_eq!(
+        rules[0].http.clone().unwrap().paths.len(),
+        PUBLIC_PATHS.len()
+    );
 }
 
 #[test]

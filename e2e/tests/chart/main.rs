@@ -3,8 +3,8 @@
 
 mod contract;
 mod docs;
-mod gitops;
 mod exposure;
+mod gitops;
 mod golden;
 mod helpers;
 mod hooks;

@@ -471,10 +471,7 @@ fn api_egress_from(slices: &serde_json::Value) -> Vec<NetworkPolicyEgressRule> {
     // One directory per call, so tests running in parallel never share one.
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "todo-common-probe-{}-{call}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("todo-common-probe-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("templates")).unwrap();
     std::fs::create_dir_all(dir.join("charts")).unwrap();
@@ -542,9 +539,25 @@ fn with_the_cluster_prometheus_reaches_the_api_servers_own_addresses_and_port_on
 fn each_operator_object_needs_its_own_api() {
     // A cluster that serves ServiceMonitors but not PrometheusRules would refuse the release.
     let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/ServiceMonitor"));
-    assert!(manifests.raw("ServiceMonitor", "todo-chatbot-monitoring").is_some());
-    assert!(manifests.raw("PrometheusRule", "todo-chatbot-monitoring").is_none());
+    assert!(
+        manifests
+            .raw("ServiceMonitor", "todo-chatbot-monitoring")
+            .is_some()
+    );
+    assert!(
+        manifests
+            .raw("PrometheusRule", "todo-chatbot-monitoring")
+            .is_none()
+    );
     let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/PrometheusRule"));
-    assert!(manifests.raw("ServiceMonitor", "todo-chatbot-monitoring").is_none());
-    assert!(manifests.raw("PrometheusRule", "todo-chatbot-monitoring").is_some());
+    assert!(
+        manifests
+            .raw("ServiceMonitor", "todo-chatbot-monitoring")
+            .is_none()
+    );
+    assert!(
+        manifests
+            .raw("PrometheusRule", "todo-chatbot-monitoring")
+            .is_some()
+    );
 }

@@ -110,7 +110,10 @@ fn the_database_port_is_taken_from_database_url() {
         ),
         ("postgres://app@db.example/app?sslmode=require", 5432),
         ("postgresql://app@[2001:db8::7]:5433/app", 5433),
-        ("postgresql://app@db.example/app?sslmode=require&port=6432", 6432),
+        (
+            "postgresql://app@db.example/app?sslmode=require&port=6432",
+            6432,
+        ),
     ] {
         let rules = egress(&render(external(url)), BACKEND);
         assert_eq!(ports(&rules[1]), [tcp(port)], "{url}");
@@ -144,7 +147,10 @@ fn a_database_url_the_service_cannot_read_fails_without_showing_it() {
         "postgresql://app:pa55word@one.example:5432,two.example:5432/app",
     ] {
         let error = render_error(external(url));
-        assert!(error.contains("backend.secrets.DATABASE_URL"), "{url}: {error}");
+        assert!(
+            error.contains("backend.secrets.DATABASE_URL"),
+            "{url}: {error}"
+        );
         assert!(!error.contains("pa55word"), "the URL is echoed: {error}");
     }
 }
@@ -222,7 +228,11 @@ fn dns_rules(manifests: &Manifests) -> Vec<(String, NetworkPolicyEgressRule)> {
                 .and_then(|spec| spec.egress)
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|rule| ports(rule).iter().any(|(_, port)| *port == IntOrString::Int(53)))
+                .filter(|rule| {
+                    ports(rule)
+                        .iter()
+                        .any(|(_, port)| *port == IntOrString::Int(53))
+                })
                 .map(move |rule| (name.clone(), rule))
         })
         .collect()
@@ -322,7 +332,10 @@ fn narrowing_ingress_keeps_the_scrapes_and_the_helm_test_pod() {
     // The given peers: the ingress controller and the operator's Prometheus.
     for given in [ingress_controller, operator_prometheus] {
         let given: Vec<NetworkPolicyPeer> = serde_json::from_str(given).unwrap();
-        assert!(every_peer.contains(&given[0]), "{given:?} in {every_peer:?}");
+        assert!(
+            every_peer.contains(&given[0]),
+            "{given:?} in {every_peer:?}"
+        );
     }
     // This release's Prometheus and its `helm test` pod, by their pods' labels.
     let names = e2e::names::Names::for_release(e2e::RELEASE);
@@ -340,7 +353,10 @@ fn narrowing_ingress_keeps_the_scrapes_and_the_helm_test_pod() {
             .unwrap()
             .template,
     );
-    for (what, labels) in [("Prometheus", &prometheus), ("the helm test pod", &test_pod)] {
+    for (what, labels) in [
+        ("Prometheus", &prometheus),
+        ("the helm test pod", &test_pod),
+    ] {
         assert!(
             rules.iter().any(|rule| admits(rule, labels)),
             "{what} is admitted: {rules:?}"

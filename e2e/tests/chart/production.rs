@@ -132,7 +132,10 @@ fn the_pods_fit_the_databases_connection_limit_and_the_render_checks_it() {
             .values("values/production.yaml")
             .set_string("backend.env.DB_POOL_SIZE", "10"),
     );
-    assert!(error.contains("backend.database.maxConnections (100)"), "{error}");
+    assert!(
+        error.contains("backend.database.maxConnections (100)"),
+        "{error}"
+    );
     assert!(error.contains("= 143"), "{error}");
 }
 
@@ -216,8 +219,16 @@ fn with_the_prometheus_operator_production_gets_its_objects_and_the_dashboard() 
 
 #[test]
 fn without_the_operator_production_renders_the_dashboard_but_no_operator_objects() {
-    assert!(production().raw("ServiceMonitor", "todo-chatbot-monitoring").is_none());
-    assert!(production().raw("PrometheusRule", "todo-chatbot-monitoring").is_none());
+    assert!(
+        production()
+            .raw("ServiceMonitor", "todo-chatbot-monitoring")
+            .is_none()
+    );
+    assert!(
+        production()
+            .raw("PrometheusRule", "todo-chatbot-monitoring")
+            .is_none()
+    );
     production().get::<ConfigMap>("todo-chatbot-dashboards");
 }
 

@@ -58,7 +58,10 @@ fn the_connections_the_most_pods_can_open_must_fit_the_databases_limit() {
     // health connection: 39.
     render(with_max_connections(39));
     let error = render_error(with_max_connections(38));
-    assert!(error.contains("backend.database.maxConnections (38)"), "{error}");
+    assert!(
+        error.contains("backend.database.maxConnections (38)"),
+        "{error}"
+    );
     assert!(
         error.contains("3 pods (replicaCount 2 + 1 surging in a rollout) x 13 connections"),
         "{error}"
@@ -75,7 +78,9 @@ fn the_connections_the_most_pods_can_open_must_fit_the_databases_limit() {
     render(autoscaled(99));
     let error = render_error(autoscaled(98));
     assert!(
-        error.contains("11 pods (autoscaling.maxReplicas 10 + 1 surging in a rollout) x 9 connections"),
+        error.contains(
+            "11 pods (autoscaling.maxReplicas 10 + 1 surging in a rollout) x 9 connections"
+        ),
         "{error}"
     );
 }
@@ -112,5 +117,8 @@ fn install_notes_give_the_connection_budget_and_what_the_autoscaler_needs() {
     );
     // Neither Kind nor EKS ships metrics-server; without it the HPA never scales.
     assert!(notes.contains("metrics-server"), "{notes}");
-    assert!(notes.contains("kubectl get apiservice v1beta1.metrics.k8s.io"), "{notes}");
+    assert!(
+        notes.contains("kubectl get apiservice v1beta1.metrics.k8s.io"),
+        "{notes}"
+    );
 }
