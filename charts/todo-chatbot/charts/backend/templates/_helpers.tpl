@@ -316,3 +316,16 @@ Usage: {{- range include "backend.publicPaths" . | fromJsonArray }}
 {{- define "backend.publicPaths" -}}
 {{- list "/api" "/docs" "/openapi.json" | toJson }}
 {{- end }}
+
+{{/*
+The Secrets the pods read, comma-separated: the backend's (existingSecret or the chart's), and
+the bundled PostgreSQL's password Secret while the pods take DATABASE_PASSWORD from it.
+Usage: secret.reloader.stakater.com/reload: {{ include "backend.podSecrets" . | quote }}
+*/}}
+{{- define "backend.podSecrets" -}}
+{{- $names := list (include "backend.secretName" .) }}
+{{- if include "backend.usesBundledPostgres" . }}
+{{- $names = append $names (include "todo-common.names.postgresSecret" .) }}
+{{- end }}
+{{- join "," $names }}
+{{- end }}
