@@ -8,7 +8,7 @@ use e2e::manifests::Manifests;
 use e2e::monitoring::{MonitoringFiles, panels};
 use e2e::names::Names;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::api::rbac::v1::Role;
@@ -559,5 +559,109 @@ fn each_operator_object_needs_its_own_api() {
         manifests
             .raw("PrometheusRule", "todo-chatbot-monitoring")
             .is_some()
+    );
+}
+
+// -- The bundled Prometheus' data and alerting --------------------------------------------------
+
+/// The bundled Prometheus' container arguments.
+fn prometheus_args(manifests: &Manifests) -> Vec<String> {
+    manifests
+        .get::<Deployment>(&names().prometheus)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap()
+}
+
+#[test]
+fn the_bundled_prometheus_keeps_data_as_long_as_the_slo_window() {
+    // slo:error_budget_remaining:ratio reads ratio_rate30d: 30 days of samples.
+    assert!(
+        prometheus_args(defaults()).contains(&"--storage.tsdb.retention.time=30d".to_owned()),
+        "{:?}",
+        prometheus_args(defaults())
+    );
+    let error = render_error(Render::new().set("monitoring.prometheus.retention", "7d"));
+    assert!(
+        error.contains("monitoring.prometheus.retention (7d)"),
+        "{error}"
+    );
+    assert!(error.contains("30d"), "{error}");
+    // Longer, or in other units, is fine; without SLOs any retention is.
+    render(Render::new().set("monitoring.prometheus.retention", "1y"));
+    render(Render::new().set("monitoring.prometheus.retention", "4w2d"));
+    render(
+        Render::new()
+            .set("monitoring.prometheus.retention", "7d")
+            .set("monitoring.slo.availability.enabled", "false")
+            .set("monitoring.slo.latency.enabled", "false"),
+    );
+}
+
+#[test]
+fn the_bundled_prometheus_sends_alerts_to_the_alertmanagers_given() {
+    let files = MonitoringFiles::from_render(defaults(), &names()).unwrap();
+    assert!(
+        files.config().unwrap().0.get("alerting").is_none(),
+        "no Alertmanager by default: alerts show in the UI only"
+    );
+    let manifests = render(Render::new().set_json(
+        "monitoring.prometheus.alertmanagers",
+        r#"["alertmanager.monitoring:9093"]"#,
+    ));
+    let config = MonitoringFiles::from_render(&manifests, &names())
+        .unwrap()
+        .config()
+        .unwrap();
+    assert_eq!(
+        config.0["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0],
+        "alertmanager.monitoring:9093"
+    );
+    // Its policy lets it reach them.
+    let egress = manifests
+        .get::<NetworkPolicy>(&names().prometheus)
+        .spec
+        .unwrap()
+        .egress
+        .unwrap();
+    assert!(
+        egress.iter().any(|rule| ports(rule) == [tcp(9093)]),
+        "{egress:?}"
+    );
+}
+
+#[test]
+fn the_bundled_prometheus_keeps_its_data_in_a_claim_that_outlives_its_pod() {
+    // A new scrape config, rule or chart version replaces the pod (Recreate): an emptyDir would
+    // start the 30-day SLO window from nothing each time.
+    let claim = defaults().get::<PersistentVolumeClaim>(&names().prometheus);
+    let requested = claim.spec.unwrap().resources.unwrap().requests.unwrap();
+    assert_eq!(requested["storage"].0, "2Gi");
+    let volumes = defaults()
+        .get::<Deployment>(&names().prometheus)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap();
+    let data = volumes.iter().find(|volume| volume.name == "data").unwrap();
+    assert_eq!(
+        data.persistent_volume_claim.as_ref().unwrap().claim_name,
+        names().prometheus
+    );
+    // A throwaway cluster may still choose the emptyDir.
+    let ephemeral = render(Render::new().set("monitoring.prometheus.persistence.enabled", "false"));
+    assert!(
+        ephemeral
+            .find::<PersistentVolumeClaim>(&names().prometheus)
+            .is_none()
     );
 }
