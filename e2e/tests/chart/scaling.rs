@@ -122,3 +122,119 @@ fn install_notes_give_the_connection_budget_and_what_the_autoscaler_needs() {
         "{notes}"
     );
 }
+
+/// The contract's scaling command and the chart path it names.
+fn contract_scale() -> (String, String) {
+    let command = e2e::contract::scale(&e2e::names::Names::for_release(e2e::RELEASE), 4);
+    (command.to_string(), command.args[2].clone())
+}
+
+/// The NOTES of an install with `values/production.yaml` in namespace todo-chatbot.
+fn production_notes(test: &str) -> Option<String> {
+    install_notes(
+        test,
+        &[
+            "--values",
+            "values/production.yaml",
+            "--namespace",
+            "todo-chatbot",
+        ],
+    )
+}
+
+#[test]
+fn production_notes_scale_with_a_command_that_keeps_the_releases_values() {
+    let Some(notes) =
+        production_notes("production_notes_scale_with_a_command_that_keeps_the_releases_values")
+    else {
+        return;
+    };
+    let (contract, chart) = contract_scale();
+    // The contract's command starts from the defaults: on this release it would bring back the
+    // bundled PostgreSQL and a new Secret. It is not offered as a command to run.
+    assert!(
+        !notes.lines().any(|line| line.trim().starts_with(&contract)),
+        "{notes}"
+    );
+    // With the HPA on, the replica count scales nothing: its minimum is what to raise.
+    let keeping = format!(
+        "helm upgrade todo-chatbot {chart} --reset-then-reuse-values --set backend.autoscaling.minReplicas=4 --namespace todo-chatbot"
+    );
+    assert!(
+        notes.lines().any(|line| line.trim() == keeping),
+        "{keeping} in {notes}"
+    );
+    assert!(
+        notes.contains("backend.replicaCount scales nothing"),
+        "{notes}"
+    );
+    // It says which values are at stake.
+    for value in [
+        "backend.existingSecret",
+        "postgres.enabled=false",
+        "backend.autoscaling.enabled",
+        "backend.ingress.enabled",
+    ] {
+        assert!(notes.contains(value), "{value} in {notes}");
+    }
+}
+
+#[test]
+fn a_release_with_its_own_database_is_scaled_keeping_its_values() {
+    let Some(notes) = install_notes(
+        "a_release_with_its_own_database_is_scaled_keeping_its_values",
+        &[
+            "--set",
+            "postgres.enabled=false",
+            "--set",
+            "backend.existingSecret=made-elsewhere",
+        ],
+    ) else {
+        return;
+    };
+    let (contract, chart) = contract_scale();
+    assert!(
+        notes.lines().any(|line| line.trim()
+            == format!(
+                "helm upgrade todo-chatbot {chart} --reset-then-reuse-values --set backend.replicaCount=4"
+            )),
+        "{notes}"
+    );
+    assert!(
+        !notes.lines().any(|line| line.trim() == contract),
+        "{notes}"
+    );
+}
+
+#[test]
+fn the_kind_defaults_are_scaled_with_the_contracts_command_as_written() {
+    let Some(notes) = install_notes(
+        "the_kind_defaults_are_scaled_with_the_contracts_command_as_written",
+        &[],
+    ) else {
+        return;
+    };
+    let (contract, _) = contract_scale();
+    assert!(notes.lines().any(|line| line.trim() == contract), "{notes}");
+    assert!(
+        !notes.contains("a plain `helm upgrade` would undo"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn production_notes_give_the_public_address_and_no_node_port() {
+    let Some(notes) = production_notes("production_notes_give_the_public_address_and_no_node_port")
+    else {
+        return;
+    };
+    assert!(
+        notes.contains("https://api.example.com/api/health"),
+        "{notes}"
+    );
+    assert!(!notes.contains("localhost:30081"), "{notes}");
+    assert!(
+        notes.contains("Dashboard for your Grafana's sidecar: ConfigMap todo-chatbot-dashboards"),
+        "{notes}"
+    );
+}
