@@ -4,6 +4,7 @@
 mod contract;
 mod docs;
 mod exposure;
+mod frontend;
 mod gitops;
 mod golden;
 mod helpers;

@@ -48,7 +48,8 @@ fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String
 #[test]
 fn with_the_bundled_postgres_the_backend_may_reach_dns_and_its_postgres_pods_only() {
     let rules = egress(defaults(), BACKEND);
-    assert_eq!(rules.len(), 2, "{rules:?}");
+    // DNS, the PostgreSQL pods, and the contract's outbound HTTPS (see frontend.rs).
+    assert_eq!(rules.len(), 3, "{rules:?}");
     assert_dns_only(&rules[0]);
     assert_eq!(ports(&rules[1]), [tcp(5432)]);
     let peers = rules[1].to.clone().expect("a peer, not any address");
@@ -85,7 +86,7 @@ fn an_external_database_is_reached_on_its_port_on_any_or_the_given_addresses() {
         )),
         BACKEND,
     );
-    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_eq!(rules.len(), 3, "{rules:?}");
     assert_dns_only(&rules[0]);
     assert_eq!(ports(&rules[1]), [tcp(5432)]);
     assert!(rules[1].to.is_none(), "any address: {:?}", rules[1]);
@@ -180,17 +181,21 @@ fn an_existing_secret_counts_as_an_external_database() {
 
 #[test]
 fn nothing_else_is_open_unless_extra_egress_says_so() {
-    let every_port: Vec<(String, IntOrString)> =
-        egress(defaults(), BACKEND).iter().flat_map(ports).collect();
+    // Outbound HTTPS (the contract's, see frontend.rs) narrowed away: DNS and the database.
+    let narrowed = Render::new().set("backend.networkPolicy.https.enabled", "false");
+    let every_port: Vec<(String, IntOrString)> = egress(&render(narrowed.clone()), BACKEND)
+        .iter()
+        .flat_map(ports)
+        .collect();
     assert!(!every_port.contains(&tcp(443)), "no HTTPS: {every_port:?}");
 
-    let manifests = render(Render::new().set_json(
+    let manifests = render(narrowed.set_json(
         "backend.networkPolicy.extraEgress",
-        r#"[{"ports":[{"protocol":"TCP","port":443}]}]"#,
+        r#"[{"ports":[{"protocol":"TCP","port":8443}]}]"#,
     ));
     let rules = egress(&manifests, BACKEND);
     assert_eq!(rules.len(), 3);
-    assert_eq!(ports(&rules[2]), [tcp(443)]);
+    assert_eq!(ports(&rules[2]), [tcp(8443)]);
 }
 
 #[test]

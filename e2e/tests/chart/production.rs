@@ -111,12 +111,15 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
     let policy = production().get::<NetworkPolicy>(BACKEND).spec.unwrap();
     let types = policy.policy_types.unwrap();
     assert!(types.contains(&"Ingress".to_owned()) && types.contains(&"Egress".to_owned()));
-    // DNS to the cluster DNS, the managed PostgreSQL (TLS on 5432, any address), nothing else.
+    // DNS to the cluster DNS, the managed PostgreSQL (TLS on 5432, any address) and the
+    // contract's outbound HTTPS, nothing else.
     let egress = policy.egress.unwrap();
-    assert_eq!(egress.len(), 2, "{egress:?}");
+    assert_eq!(egress.len(), 3, "{egress:?}");
     assert_dns_only(&egress[0]);
     assert_eq!(ports(&egress[1]), [tcp(5432)]);
     assert!(egress[1].to.is_none(), "any address: {:?}", egress[1]);
+    assert_eq!(ports(&egress[2]), [tcp(443)]);
+    assert!(egress[2].to.is_none(), "any address: {:?}", egress[2]);
     assert!(
         pod_spec(&backend_deployment(production()))
             .topology_spread_constraints

@@ -174,7 +174,10 @@ Usage: data: {{- include "backend.configData" . | nindent 2 }}
   "POD_NAME" "the chart sets it from the pod name"
   "DATABASE_URL" "it is a secret: use backend.secrets.DATABASE_URL or backend.existingSecret"
   "DATABASE_PASSWORD" "it is a secret: use backend.secrets.DATABASE_URL or backend.existingSecret"
-  "BETTER_AUTH_SECRET" "it is a secret: use backend.secrets.BETTER_AUTH_SECRET or backend.existingSecret" }}
+  "BETTER_AUTH_SECRET" "it is a secret: use backend.secrets.BETTER_AUTH_SECRET or backend.existingSecret"
+  "BETTER_AUTH_URL" "set it with backend.auth.betterAuthUrl"
+  "BETTER_AUTH_JWKS_URL" "set it with backend.auth.jwksUrl"
+  "CORS_ALLOWED_ORIGINS" "set it with backend.cors.allowedOrigins (a list)" }}
 {{- $data := dict }}
 {{- range $key, $value := .Values.env }}
 {{- if hasKey $reserved $key }}
@@ -183,6 +186,23 @@ Usage: data: {{- include "backend.configData" . | nindent 2 }}
 {{- $_ := set $data $key (include "todo-common.strings.scalar" $value) }}
 {{- end }}
 {{- $_ := set $data "SHUTDOWN_GRACE_PERIOD_SECS" (include "backend.shutdownGracePeriodSeconds" .) }}
+{{- with .Values.auth.betterAuthUrl }}
+{{- $_ := set $data "BETTER_AUTH_URL" . }}
+{{- end }}
+{{- with .Values.auth.jwksUrl }}
+{{- if not $.Values.auth.betterAuthUrl }}
+{{- fail "backend.auth.jwksUrl only moves where the keys of backend.auth.betterAuthUrl are fetched: set backend.auth.betterAuthUrl too (the tokens' iss and aud are checked against it)" }}
+{{- end }}
+{{- $_ := set $data "BETTER_AUTH_JWKS_URL" . }}
+{{- end }}
+{{- with .Values.cors.allowedOrigins }}
+{{- range $origin := . }}
+{{- if or (hasPrefix "http://" $origin | and (hasSuffix ":80" $origin)) (hasPrefix "https://" $origin | and (hasSuffix ":443" $origin)) }}
+{{- fail (printf "backend.cors.allowedOrigins: %s names its scheme's default port, which browsers leave out of the Origin header; write it without the port" $origin) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $data "CORS_ALLOWED_ORIGINS" (join "," .) }}
+{{- end }}
 {{- $lines := list }}
 {{- range $key, $value := $data }}
 {{- $lines = append $lines (printf "%s: %s" $key (quote $value)) }}
@@ -328,4 +348,30 @@ Usage: secret.reloader.stakater.com/reload: {{ include "backend.podSecrets" . | 
 {{- $names = append $names (include "todo-common.names.postgresSecret" .) }}
 {{- end }}
 {{- join "," $names }}
+{{- end }}
+
+{{/*
+The URL the service fetches the Better Auth server's public keys from: auth.jwksUrl, else
+{auth.betterAuthUrl}/api/auth/jwks (Better Auth's jwt() plugin), else nothing (HS256 only).
+Usage: {{- with include "backend.jwksUrl" . }}
+*/}}
+{{- define "backend.jwksUrl" -}}
+{{- if .Values.auth.jwksUrl }}
+{{- .Values.auth.jwksUrl }}
+{{- else if .Values.auth.betterAuthUrl }}
+{{- printf "%s/api/auth/jwks" .Values.auth.betterAuthUrl }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TCP port of an http(s) URL: the one it names, else its scheme's (80, 443).
+Usage: port: {{ include "backend.urlPort" $url }}
+*/}}
+{{- define "backend.urlPort" -}}
+{{- $url := urlParse . }}
+{{- with regexFind ":[0-9]+$" $url.host }}
+{{- trimPrefix ":" . }}
+{{- else }}
+{{- ternary "443" "80" (eq $url.scheme "https") }}
+{{- end }}
 {{- end }}
