@@ -8,12 +8,13 @@
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
 #      and each values/*.yaml, plus the defaults with the Prometheus Operator objects forced on
 #      (monitoring-operator) and with them instead of the bundled Prometheus and Grafana
-#      (monitoring-own-grafana: the dashboard ConfigMap for another Grafana's sidecar); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
+#      (monitoring-own-grafana: the dashboard ConfigMap for another Grafana's sidecar), and
+#      production with a Gateway API HTTPRoute instead of its Ingress (production-gateway); every render also gets e2e/tests/chart/offline-secrets.yaml, TEST ONLY
 #      values for the secrets the chart would generate on a cluster (a render without one fails
 #      without them)
 #   3. kubernetes-validate --strict of every rendered object against each Kubernetes version below;
 #      objects of CRDs it has no schema for (the monitoring chart's ServiceMonitor and
-#      PrometheusRule) are set aside and named, and any other object without a schema fails
+#      PrometheusRule, the backend's HTTPRoute) are set aside and named, and any other object without a schema fails
 #   4. checkov on every render: zero failed checks (the only skips are the annotations the charts
 #      put on their objects, each with its reason)
 set -euo pipefail
@@ -72,9 +73,12 @@ render monitoring-operator --set monitoring.serviceMonitor.force=true
 # objects and the dashboard ConfigMap for its Grafana's sidecar.
 render monitoring-own-grafana --set monitoring.serviceMonitor.force=true \
   --set monitoring.prometheus.enabled=false --set monitoring.grafana.enabled=false
+# Production behind a Gateway API HTTPRoute instead of the Ingress, as on a cluster serving it.
+render production-gateway -f values/production.yaml --set backend.ingress.enabled=false \
+  --set backend.httpRoute.enabled=true --api-versions gateway.networking.k8s.io/v1/HTTPRoute
 
 # API groups of CRDs that kubernetes-validate has no schemas for.
-CRD_GROUPS='monitoring.coreos.com'
+CRD_GROUPS='monitoring.coreos.com|gateway.networking.k8s.io'
 for name in "${renders[@]}"; do
   # Split the render: CRD objects aside, everything else to be validated.
   awk -v crd="$OUT/$name.crd.yaml" -v core="$OUT/$name.core.yaml" -v groups="$CRD_GROUPS" '

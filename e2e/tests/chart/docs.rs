@@ -7,7 +7,7 @@ use std::fs;
 use e2e::repo_root;
 use serde_json::Value;
 
-use crate::support::client_dry_run_install;
+use crate::support::install_notes;
 
 const CHARTS: &[&str] = &[
     "charts/todo-chatbot",
@@ -91,27 +91,6 @@ fn every_values_key_has_a_comment_above_it() {
             );
         }
     }
-}
-
-/// The NOTES `helm install --dry-run=client` prints with the harness's TEST ONLY values and
-/// `args`; None (the test is skipped, saying so) with Helm 3, which needs a cluster for it.
-fn install_notes(test: &str, args: &[&str]) -> Option<String> {
-    // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
-    let args = [&["--values", e2e::helm::TEST_SECRETS], args].concat();
-    let output = client_dry_run_install(test, &args)?;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let notes = String::from_utf8_lossy(&output.stdout);
-    Some(
-        notes
-            .split("NOTES:")
-            .nth(1)
-            .expect("NOTES are printed")
-            .to_owned(),
-    )
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! - `default.yaml`: the chart's defaults, which are the Kind settings (`make kind-up` installs
 //!   exactly these, release `todo-chatbot` in namespace `default`);
-//! - `production.yaml`: `values/production.yaml` in namespace `todo-chatbot`, as that file says;
+//! - `production.yaml`: `values/production.yaml` in namespace `todo-chatbot`, as that file says,
+//!   on a cluster with the Prometheus Operator (its ServiceMonitor and PrometheusRule APIs);
 //! - `monitoring-operator.yaml`: the defaults with the Prometheus Operator's ServiceMonitor and
 //!   PrometheusRule forced on, the only templates the other two leave out.
 //!
@@ -98,7 +99,9 @@ fn golden_production_render_is_unchanged() {
         "production",
         Render::new()
             .namespace("todo-chatbot")
-            .values("values/production.yaml"),
+            .values("values/production.yaml")
+            .api_version("monitoring.coreos.com/v1/ServiceMonitor")
+            .api_version("monitoring.coreos.com/v1/PrometheusRule"),
     );
 }
 

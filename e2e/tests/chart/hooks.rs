@@ -24,7 +24,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use crate::support::{defaults, ports, render, tcp, template_labels};
+use crate::support::{assert_dns_only, defaults, ports, render, tcp, template_labels};
 
 /// Every part's test: the Job, the workload it tests (kind, name) and that workload's port.
 const HOOKS: &[(&str, (&str, &str), i32)] = &[
@@ -281,11 +281,7 @@ fn every_test_pod_may_reach_dns_and_the_port_of_its_part_only() {
         );
         let egress = spec.egress.unwrap();
         assert_eq!(egress.len(), 2, "{name}: DNS and the target only");
-        assert!(egress[0].to.is_none());
-        assert_eq!(
-            ports(&egress[0]),
-            [("UDP".to_owned(), IntOrString::Int(53)), tcp(53)]
-        );
+        assert_dns_only(&egress[0]);
         assert_eq!(ports(&egress[1]), [tcp(*port)], "{name}");
         let peers = egress[1].to.clone().unwrap();
         assert_eq!(peers.len(), 1, "{name}");

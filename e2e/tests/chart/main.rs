@@ -3,7 +3,9 @@
 
 mod contract;
 mod docs;
+mod exposure;
 mod fake_api;
+mod frontend;
 mod gitops;
 mod golden;
 mod helpers;
@@ -15,6 +17,7 @@ mod names;
 mod network;
 mod postgres;
 mod production;
+mod scaling;
 mod schema;
 mod secrets;
 mod support;

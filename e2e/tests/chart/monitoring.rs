@@ -1,17 +1,20 @@
 //! The monitoring chart's objects as rendered (its Prometheus config, rules and dashboard are
 //! checked by `tests/monitoring.rs`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::helm::Render;
 use e2e::manifests::Manifests;
 use e2e::monitoring::{MonitoringFiles, panels};
 use e2e::names::Names;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::api::rbac::v1::Role;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::support::{defaults, render, render_error};
+use crate::support::{defaults, ports, render, render_error, tcp};
 
 fn names() -> Names {
     Names::for_release(e2e::RELEASE)
@@ -381,4 +384,284 @@ fn the_operator_prometheus_rule_carries_the_same_rules_as_the_bundled_prometheus
         .expect("the PrometheusRule");
     assert_eq!(rule["spec"], rules_of(&manifests));
     assert!(!rule_names(&rule["spec"], "record").is_empty());
+}
+
+// -- Prometheus' egress to the Kubernetes API ------------------------------------------------
+
+/// The Prometheus policy's rule(s) for the Kubernetes API: those on 443 or 6443.
+fn api_rules(manifests: &Manifests) -> Vec<NetworkPolicyEgressRule> {
+    manifests
+        .get::<NetworkPolicy>(&names().prometheus)
+        .spec
+        .unwrap()
+        .egress
+        .unwrap()
+        .into_iter()
+        .filter(|rule| {
+            ports(rule)
+                .iter()
+                .any(|(_, port)| [tcp(443).1, tcp(6443).1].contains(port))
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_reaches_the_api_server_at_the_addresses_given() {
+    let manifests = render(Render::new().set_json(
+        "monitoring.networkPolicy.kubernetesApi.to",
+        r#"[{"ipBlock":{"cidr":"172.18.0.3/32"}}]"#,
+    ));
+    let rules = api_rules(&manifests);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(ports(&rules[0]), [tcp(443), tcp(6443)]);
+    let peers = rules[0].to.clone().expect("only the given addresses");
+    assert_eq!(peers[0].ip_block.as_ref().unwrap().cidr, "172.18.0.3/32");
+}
+
+#[test]
+fn without_the_cluster_or_addresses_prometheus_reaches_the_api_ports_on_any_address() {
+    // helm template cannot read the cluster's EndpointSlices.
+    let rules = api_rules(defaults());
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(ports(&rules[0]), [tcp(443), tcp(6443)]);
+    assert!(rules[0].to.is_none());
+}
+
+/// The `kubernetes` EndpointSlice the API server keeps in namespace default (its addresses and
+/// port), as `lookup` returns it inside a list, next to another Service's slice.
+fn endpoint_slices(addresses: &[&str], port: i32) -> serde_json::Value {
+    let slice = |service: &str, addresses: &[&str], port: i32| EndpointSlice {
+        metadata: ObjectMeta {
+            name: Some(service.to_owned()),
+            namespace: Some("default".to_owned()),
+            labels: Some(BTreeMap::from([(
+                "kubernetes.io/service-name".to_owned(),
+                service.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        address_type: "IPv4".to_owned(),
+        endpoints: addresses
+            .iter()
+            .map(|address| Endpoint {
+                addresses: vec![(*address).to_owned()],
+                ..Endpoint::default()
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some("https".to_owned()),
+            port: Some(port),
+            protocol: Some("TCP".to_owned()),
+            ..EndpointPort::default()
+        }]),
+    };
+    serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSliceList",
+        "items": [
+            slice("kubernetes", addresses, port),
+            slice("another-service", &["10.0.0.9"], 8443),
+        ],
+    })
+}
+
+/// The egress rules todo-common's helper derives from `slices`, rendered by a small chart that
+/// depends on the library (the only way to hand a template what `lookup` would return).
+fn api_egress_from(slices: &serde_json::Value) -> Vec<NetworkPolicyEgressRule> {
+    // One directory per call, so tests running in parallel never share one.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("todo-common-probe-{}-{call}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::create_dir_all(dir.join("charts")).unwrap();
+    std::os::unix::fs::symlink(
+        e2e::repo_root().join("charts/todo-chatbot/charts/todo-common"),
+        dir.join("charts/todo-common"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: probe\nversion: 0.1.0\ndependencies:\n  - name: todo-common\n    version: \">=0.0.0-0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/egress.yaml"),
+        "rules:\n  {{- include \"todo-common.networkPolicy.kubernetesApiEgress\" (dict \"to\" list \"ports\" (list 443 6443) \"slices\" .Values.slices) | nindent 2 }}\n",
+    )
+    .unwrap();
+    let values = dir.join("values.json");
+    std::fs::write(&values, serde_json::json!({ "slices": slices }).to_string()).unwrap();
+    let output = Render::new()
+        .without_test_secrets()
+        .chart(&dir)
+        .values(values.to_str().unwrap())
+        .output()
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let document: serde_json::Value = serde_saphyr::from_str(
+        output
+            .split("---")
+            .find(|doc| doc.contains("rules:"))
+            .unwrap(),
+    )
+    .unwrap();
+    serde_json::from_value(document["rules"].clone()).unwrap()
+}
+
+#[test]
+fn with_the_cluster_prometheus_reaches_the_api_servers_own_addresses_and_port_only() {
+    // Kind: one control plane at a node address, on 6443.
+    let rules = api_egress_from(&endpoint_slices(&["172.18.0.3"], 6443));
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(ports(&rules[0]), [tcp(6443)]);
+    let cidrs: Vec<String> = rules[0]
+        .to
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|peer| peer.ip_block.unwrap().cidr)
+        .collect();
+    assert_eq!(cidrs, ["172.18.0.3/32"]);
+
+    // EKS: two addresses of the managed control plane, on 443.
+    let rules = api_egress_from(&endpoint_slices(&["10.0.12.7", "10.0.44.9"], 443));
+    assert_eq!(ports(&rules[0]), [tcp(443)]);
+    assert_eq!(rules[0].to.as_ref().unwrap().len(), 2);
+
+    // Nothing found (helm template's lookup stub returns an empty map): any address.
+    let rules = api_egress_from(&serde_json::json!({}));
+    assert_eq!(ports(&rules[0]), [tcp(443), tcp(6443)]);
+    assert!(rules[0].to.is_none());
+}
+
+#[test]
+fn each_operator_object_needs_its_own_api() {
+    // A cluster that serves ServiceMonitors but not PrometheusRules would refuse the release.
+    let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/ServiceMonitor"));
+    assert!(
+        manifests
+            .raw("ServiceMonitor", "todo-chatbot-monitoring")
+            .is_some()
+    );
+    assert!(
+        manifests
+            .raw("PrometheusRule", "todo-chatbot-monitoring")
+            .is_none()
+    );
+    let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/PrometheusRule"));
+    assert!(
+        manifests
+            .raw("ServiceMonitor", "todo-chatbot-monitoring")
+            .is_none()
+    );
+    assert!(
+        manifests
+            .raw("PrometheusRule", "todo-chatbot-monitoring")
+            .is_some()
+    );
+}
+
+// -- The bundled Prometheus' data and alerting --------------------------------------------------
+
+/// The bundled Prometheus' container arguments.
+fn prometheus_args(manifests: &Manifests) -> Vec<String> {
+    manifests
+        .get::<Deployment>(&names().prometheus)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap()
+}
+
+#[test]
+fn the_bundled_prometheus_keeps_data_as_long_as_the_slo_window() {
+    // slo:error_budget_remaining:ratio reads ratio_rate30d: 30 days of samples.
+    assert!(
+        prometheus_args(defaults()).contains(&"--storage.tsdb.retention.time=30d".to_owned()),
+        "{:?}",
+        prometheus_args(defaults())
+    );
+    let error = render_error(Render::new().set("monitoring.prometheus.retention", "7d"));
+    assert!(
+        error.contains("monitoring.prometheus.retention (7d)"),
+        "{error}"
+    );
+    assert!(error.contains("30d"), "{error}");
+    // Longer, or in other units, is fine; without SLOs any retention is.
+    render(Render::new().set("monitoring.prometheus.retention", "1y"));
+    render(Render::new().set("monitoring.prometheus.retention", "4w2d"));
+    render(
+        Render::new()
+            .set("monitoring.prometheus.retention", "7d")
+            .set("monitoring.slo.availability.enabled", "false")
+            .set("monitoring.slo.latency.enabled", "false"),
+    );
+}
+
+#[test]
+fn the_bundled_prometheus_sends_alerts_to_the_alertmanagers_given() {
+    let files = MonitoringFiles::from_render(defaults(), &names()).unwrap();
+    assert!(
+        files.config().unwrap().0.get("alerting").is_none(),
+        "no Alertmanager by default: alerts show in the UI only"
+    );
+    let manifests = render(Render::new().set_json(
+        "monitoring.prometheus.alertmanagers",
+        r#"["alertmanager.monitoring:9093"]"#,
+    ));
+    let config = MonitoringFiles::from_render(&manifests, &names())
+        .unwrap()
+        .config()
+        .unwrap();
+    assert_eq!(
+        config.0["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0],
+        "alertmanager.monitoring:9093"
+    );
+    // Its policy lets it reach them.
+    let egress = manifests
+        .get::<NetworkPolicy>(&names().prometheus)
+        .spec
+        .unwrap()
+        .egress
+        .unwrap();
+    assert!(
+        egress.iter().any(|rule| ports(rule) == [tcp(9093)]),
+        "{egress:?}"
+    );
+}
+
+#[test]
+fn the_bundled_prometheus_keeps_its_data_in_a_claim_that_outlives_its_pod() {
+    // A new scrape config, rule or chart version replaces the pod (Recreate): an emptyDir would
+    // start the 30-day SLO window from nothing each time.
+    let claim = defaults().get::<PersistentVolumeClaim>(&names().prometheus);
+    let requested = claim.spec.unwrap().resources.unwrap().requests.unwrap();
+    assert_eq!(requested["storage"].0, "2Gi");
+    let volumes = defaults()
+        .get::<Deployment>(&names().prometheus)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap();
+    let data = volumes.iter().find(|volume| volume.name == "data").unwrap();
+    assert_eq!(
+        data.persistent_volume_claim.as_ref().unwrap().claim_name,
+        names().prometheus
+    );
+    // A throwaway cluster may still choose the emptyDir.
+    let ephemeral = render(Render::new().set("monitoring.prometheus.persistence.enabled", "false"));
+    assert!(
+        ephemeral
+            .find::<PersistentVolumeClaim>(&names().prometheus)
+            .is_none()
+    );
 }

@@ -6,11 +6,14 @@ use e2e::helm::Render;
 use e2e::manifests::Manifests;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-use crate::support::{BACKEND, backend_container, backend_deployment, pod_spec, render};
+use crate::support::{
+    BACKEND, assert_dns_only, backend_container, backend_deployment, pod_spec, ports, render,
+    render_error, tcp,
+};
 
 fn production() -> &'static Manifests {
     static RENDERED: OnceLock<Manifests> = OnceLock::new();
@@ -108,27 +111,15 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
     let policy = production().get::<NetworkPolicy>(BACKEND).spec.unwrap();
     let types = policy.policy_types.unwrap();
     assert!(types.contains(&"Ingress".to_owned()) && types.contains(&"Egress".to_owned()));
-    // DNS and the managed PostgreSQL (TLS on 5432, any address), nothing else: no HTTPS.
-    let egress: Vec<(Option<String>, String, bool)> = policy
-        .egress
-        .unwrap()
-        .into_iter()
-        .flat_map(|rule| {
-            let anywhere = rule.to.is_none();
-            rule.ports
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |port| (port.protocol, format!("{:?}", port.port.unwrap()), anywhere))
-        })
-        .collect();
-    assert_eq!(
-        egress,
-        [
-            (Some("UDP".to_owned()), "Int(53)".to_owned(), true),
-            (Some("TCP".to_owned()), "Int(53)".to_owned(), true),
-            (Some("TCP".to_owned()), "Int(5432)".to_owned(), true),
-        ]
-    );
+    // DNS to the cluster DNS, the managed PostgreSQL (TLS on 5432, any address) and the
+    // contract's outbound HTTPS, nothing else.
+    let egress = policy.egress.unwrap();
+    assert_eq!(egress.len(), 3, "{egress:?}");
+    assert_dns_only(&egress[0]);
+    assert_eq!(ports(&egress[1]), [tcp(5432)]);
+    assert!(egress[1].to.is_none(), "any address: {:?}", egress[1]);
+    assert_eq!(ports(&egress[2]), [tcp(443)]);
+    assert!(egress[2].to.is_none(), "any address: {:?}", egress[2]);
     assert!(
         pod_spec(&backend_deployment(production()))
             .topology_spread_constraints
@@ -137,11 +128,111 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
 }
 
 #[test]
+fn the_pods_fit_the_databases_connection_limit_and_the_render_checks_it() {
+    // values/production.yaml gives the limit, so a pool that would not fit fails the render.
+    let error = render_error(
+        Render::new()
+            .values("values/production.yaml")
+            .set_string("backend.env.DB_POOL_SIZE", "10"),
+    );
+    assert!(
+        error.contains("backend.database.maxConnections (100)"),
+        "{error}"
+    );
+    assert!(error.contains("= 143"), "{error}");
+}
+
+#[test]
+fn no_node_port_anywhere_the_api_is_behind_a_cluster_ip_and_an_ingress_with_tls() {
+    for service in production().all::<Service>() {
+        let spec = service.spec.unwrap();
+        let name = service.metadata.name.unwrap();
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"), "{name}");
+        assert!(
+            spec.ports
+                .unwrap_or_default()
+                .iter()
+                .all(|port| port.node_port.is_none()),
+            "{name}"
+        );
+    }
+    let ingress = production().get::<Ingress>(BACKEND);
+    let annotations = ingress.metadata.annotations.clone().unwrap();
+    assert!(
+        annotations.contains_key("cert-manager.io/cluster-issuer"),
+        "{annotations:?}"
+    );
+    let spec = ingress.spec.unwrap();
+    let tls = spec.tls.unwrap();
+    let hosts: Vec<String> = spec
+        .rules
+        .unwrap()
+        .into_iter()
+        .map(|rule| rule.host.unwrap())
+        .collect();
+    assert!(!hosts.is_empty());
+    for host in &hosts {
+        assert!(
+            tls.iter().any(|tls| tls.secret_name.is_some()
+                && tls.hosts.as_ref().is_some_and(|names| names.contains(host))),
+            "{host} has a certificate: {tls:?}"
+        );
+    }
+}
+
+#[test]
 fn pins_an_image_tag() {
     let image = backend_container(&backend_deployment(production()))
         .image
         .unwrap();
     assert!(!image.ends_with(":latest"), "{image}");
+}
+
+/// The Prometheus Operator's API versions, as a cluster with kube-prometheus-stack serves them.
+const OPERATOR_APIS: [&str; 2] = [
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+];
+
+#[test]
+fn with_the_prometheus_operator_production_gets_its_objects_and_the_dashboard() {
+    let manifests = render(
+        Render::new()
+            .values("values/production.yaml")
+            .api_version(OPERATOR_APIS[0])
+            .api_version(OPERATOR_APIS[1]),
+    );
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        let object = manifests
+            .raw(kind, "todo-chatbot-monitoring")
+            .unwrap_or_else(|| panic!("a {kind}"));
+        // kube-prometheus-stack selects them by its Helm release's label.
+        assert_eq!(
+            object["metadata"]["labels"]["release"], "kube-prometheus-stack",
+            "{kind}"
+        );
+    }
+    let dashboards = manifests.get::<ConfigMap>("todo-chatbot-dashboards");
+    assert_eq!(
+        dashboards.metadata.labels.unwrap()["grafana_dashboard"],
+        "1",
+        "for the Grafana sidecar"
+    );
+}
+
+#[test]
+fn without_the_operator_production_renders_the_dashboard_but_no_operator_objects() {
+    assert!(
+        production()
+            .raw("ServiceMonitor", "todo-chatbot-monitoring")
+            .is_none()
+    );
+    assert!(
+        production()
+            .raw("PrometheusRule", "todo-chatbot-monitoring")
+            .is_none()
+    );
+    production().get::<ConfigMap>("todo-chatbot-dashboards");
 }
 
 #[test]

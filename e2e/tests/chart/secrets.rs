@@ -1,6 +1,9 @@
 //! Secrets done right: existing Secrets, the bundled database's identity, the JWT secret.
 
+use std::collections::BTreeMap;
+
 use e2e::helm::Render;
+use e2e::manifests::{Manifests, changes};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
 
@@ -177,5 +180,66 @@ fn given_postgres_and_grafana_passwords_are_used_as_they_are() {
             "admin-password"
         ),
         "grafana-given"
+    );
+}
+
+// -- Rotation: Secrets that change outside Helm ----------------------------------------------
+
+fn deployment_annotations(manifests: &Manifests) -> BTreeMap<String, String> {
+    backend_deployment(manifests)
+        .metadata
+        .annotations
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_reloader_annotation_names_every_secret_the_pods_read() {
+    const RELOAD: &str = "secret.reloader.stakater.com/reload";
+    assert!(!deployment_annotations(defaults()).contains_key(RELOAD));
+    let existing = render(
+        Render::new()
+            .set("backend.existingSecret", "made-elsewhere")
+            .set("backend.secretRotation.reloader", "true"),
+    );
+    assert_eq!(deployment_annotations(&existing)[RELOAD], "made-elsewhere");
+    // With the bundled PostgreSQL the pods also read its password Secret.
+    let bundled = render(Render::new().set("backend.secretRotation.reloader", "true"));
+    assert_eq!(
+        deployment_annotations(&bundled)[RELOAD],
+        "todo-chatbot-backend-secret,todo-chatbot-postgres"
+    );
+    // On the Deployment, which Reloader watches, not on the pods.
+    assert!(!pod_annotations(&bundled).contains_key(RELOAD));
+}
+
+#[test]
+fn deployment_annotations_stay_off_the_pod_template() {
+    let manifests = render(Render::new().set(
+        "backend.deploymentAnnotations.example\\.com/owner",
+        "team-a",
+    ));
+    assert_eq!(
+        deployment_annotations(&manifests)["example.com/owner"],
+        "team-a"
+    );
+    assert_eq!(
+        changes(defaults(), &manifests),
+        [
+            "Deployment todo-chatbot-backend: metadata.annotations.example.com/owner: null -> \"team-a\""
+        ]
+    );
+}
+
+#[test]
+fn a_rotation_id_in_pod_annotations_rolls_the_pods() {
+    let rotated = render(Render::new().set_string(
+        "backend.podAnnotations.todo-chatbot/secret-rotation",
+        "2025-06-01",
+    ));
+    assert_eq!(
+        changes(defaults(), &rotated),
+        [
+            "Deployment todo-chatbot-backend: spec.template.metadata.annotations.todo-chatbot/secret-rotation: null -> \"2025-06-01\""
+        ]
     );
 }

@@ -8,7 +8,8 @@ use e2e::repo_root;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
-use k8s_openapi::api::networking::v1::NetworkPolicyEgressRule;
+use k8s_openapi::api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyPeer};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub const BACKEND: &str = "todo-chatbot-backend";
@@ -52,6 +53,27 @@ pub fn client_dry_run_install(test: &str, args: &[&str]) -> Option<Output> {
     Some(output)
 }
 
+/// The NOTES `helm install --dry-run=client` prints with the harness's TEST ONLY values and
+/// `args`; None (the test is skipped, saying so) with Helm 3, which needs a cluster for it.
+pub fn install_notes(test: &str, args: &[&str]) -> Option<String> {
+    // A client dry run cannot keep generated secrets: the harness's TEST ONLY values.
+    let args = [&["--values", e2e::helm::TEST_SECRETS], args].concat();
+    let output = client_dry_run_install(test, &args)?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let notes = String::from_utf8_lossy(&output.stdout);
+    Some(
+        notes
+            .split("NOTES:")
+            .nth(1)
+            .expect("NOTES are printed")
+            .to_owned(),
+    )
+}
+
 pub fn render(render: Render) -> Manifests {
     render.run().unwrap_or_else(|error| panic!("{error:#}"))
 }
@@ -80,6 +102,39 @@ pub fn ports(rule: &NetworkPolicyEgressRule) -> Vec<(String, IntOrString)> {
         .into_iter()
         .map(|port| (port.protocol.unwrap_or_default(), port.port.unwrap()))
         .collect()
+}
+
+/// Is `peer` the cluster DNS: the pods labelled `k8s-app: kube-dns` (CoreDNS keeps kube-dns's
+/// label) in namespace kube-system?
+pub fn is_cluster_dns(peer: &NetworkPolicyPeer) -> bool {
+    let labels = |selector: &Option<LabelSelector>| {
+        selector
+            .as_ref()
+            .and_then(|selector| selector.match_labels.clone())
+            .unwrap_or_default()
+    };
+    peer.ip_block.is_none()
+        && labels(&peer.namespace_selector)
+            == BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                "kube-system".to_owned(),
+            )])
+        && labels(&peer.pod_selector)
+            == BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())])
+}
+
+/// Asserts that `rule` is the DNS rule: UDP and TCP 53 to the cluster DNS only.
+pub fn assert_dns_only(rule: &NetworkPolicyEgressRule) {
+    assert_eq!(
+        ports(rule),
+        [("UDP".to_owned(), IntOrString::Int(53)), tcp(53)],
+        "{rule:?}"
+    );
+    let peers = rule.to.clone().unwrap_or_default();
+    assert!(
+        peers.len() == 1 && is_cluster_dns(&peers[0]),
+        "DNS to the cluster DNS only: {rule:?}"
+    );
 }
 
 pub fn tcp(port: i32) -> (String, IntOrString) {

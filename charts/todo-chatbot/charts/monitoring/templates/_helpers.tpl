@@ -61,13 +61,14 @@ Usage: {{- include "monitoring.alertRules" . | nindent 4 }}
 {{- end }}
 
 {{/*
-Yes/no: render the ServiceMonitor and PrometheusRule? serviceMonitor.enabled, and the cluster
-has the ServiceMonitor CRD or serviceMonitor.force is set.
-Usage: {{- if include "monitoring.operatorObjects" . }}
+Yes/no: render the Prometheus Operator object of `kind` (ServiceMonitor or PrometheusRule)?
+serviceMonitor.enabled, and the cluster serves that kind's monitoring.coreos.com/v1 API (each
+its own: a cluster would refuse a kind it does not serve) or serviceMonitor.force is set.
+Usage: {{- if include "monitoring.operatorObject" (dict "context" . "kind" "ServiceMonitor") }}
 */}}
-{{- define "monitoring.operatorObjects" -}}
-{{- $sm := .Values.serviceMonitor }}
-{{- if and $sm.enabled (or $sm.force (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) }}true{{ end }}
+{{- define "monitoring.operatorObject" -}}
+{{- $sm := .context.Values.serviceMonitor }}
+{{- if and $sm.enabled (or $sm.force (.context.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -226,5 +227,35 @@ Usage: {{ include "monitoring.leMatcher" .Values.slo.latency.thresholdSeconds }}
 {{- printf "le=~\"%d|%d\\\\.0\"" (int64 $bound) (int64 $bound) }}
 {{- else }}
 {{- printf "le=\"%s\"" (include "todo-common.strings.scalar" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+A Prometheus duration (15s, 30d, 4w2d, 1y; the schema checks the form) in seconds, with
+Prometheus' units: a year of 365 days, a week of 7.
+Usage: {{ include "monitoring.durationSeconds" .Values.prometheus.retention | int64 }}
+*/}}
+{{- define "monitoring.durationSeconds" -}}
+{{- $unit := dict "ms" 0 "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 "y" 31536000 }}
+{{- $seconds := 0 }}
+{{- range $part := regexFindAll "[0-9]+(ms|[smhdwy])" (toString .) -1 }}
+{{- $name := regexFind "(ms|[smhdwy])$" $part }}
+{{- $seconds = add $seconds (mul (atoi (trimSuffix $name $part)) (get $unit $name)) }}
+{{- end }}
+{{- $seconds }}
+{{- end }}
+
+{{/*
+Fails the render when the bundled Prometheus would drop samples the SLO rules still read: an
+error budget is measured over 30 days (files/alerts.yaml, slo:sli_error:ratio_rate30d), so
+while an SLO is on, prometheus.retention must cover that window. Renders nothing otherwise.
+Usage: {{- include "monitoring.checkRetention" . }}
+*/}}
+{{- define "monitoring.checkRetention" -}}
+{{- $p := .Values.prometheus }}
+{{- if and $p.enabled (or .Values.slo.availability.enabled .Values.slo.latency.enabled) }}
+{{- if lt (include "monitoring.durationSeconds" $p.retention | int64) (include "monitoring.durationSeconds" "30d" | int64) }}
+{{- fail (printf "monitoring.prometheus.retention (%s) is shorter than the SLOs' 30d window: slo:error_budget_remaining:ratio would silently cover only %s. Keep 30d or more (with prometheus.persistence.enabled, so the data outlives the pod), or turn monitoring.slo.*.enabled off" $p.retention $p.retention) }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -41,6 +41,16 @@ app.kubernetes.io/component: backend
 {{- end }}
 
 {{/*
+Labels that pick this release's bundled Prometheus pods from another chart (the backend's
+NetworkPolicy): instance and component only, like todo-common.labels.backendPods.
+Usage: matchLabels: {{- include "todo-common.labels.prometheusPods" . | nindent 6 }}
+*/}}
+{{- define "todo-common.labels.prometheusPods" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: prometheus
+{{- end }}
+
+{{/*
 Labels that pick this release's bundled PostgreSQL pods from another chart (the backend's
 NetworkPolicy): instance and component only, like todo-common.labels.backendPods.
 Usage: matchLabels: {{- include "todo-common.labels.postgresPods" . | nindent 6 }}
