@@ -22,6 +22,18 @@ pub fn helm_binary() -> OsString {
     std::env::var_os("HELM").unwrap_or_else(|| "helm".into())
 }
 
+/// Whether [`helm_binary`] is Helm 3 (`helm version --short` says `v3.`), asked once per run.
+pub fn is_helm3() -> bool {
+    static HELM3: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HELM3.get_or_init(|| {
+        let output = Command::new(helm_binary())
+            .args(["version", "--short"])
+            .output()
+            .unwrap_or_else(|error| panic!("running {:?}: {error}", helm_binary()));
+        String::from_utf8_lossy(&output.stdout).starts_with("v3.")
+    })
+}
+
 /// The revision in `helm status <release> -o json` (the release's `version`, in Helm 3.19 and
 /// 4.1 alike: pkg/release/release.go, pkg/release/v1/release.go).
 pub fn release_revision(status_json: &str) -> Result<u32> {
@@ -135,7 +147,11 @@ impl Render {
     /// Renders against the API server of `kubeconfig` (its current context), as `helm install`
     /// and `helm upgrade` do: `--dry-run=server`, so `lookup` and the capabilities come from that
     /// cluster (a fake one in the chart tests). OpenAPI validation is left out: Helm would fetch
-    /// the cluster's whole schema for it.
+    /// the cluster's whole schema for it. Helm 3 also gets `--validate`: without it its
+    /// `helm template` renders with its built-in capabilities (Kubernetes 1.34, API group
+    /// versions without kinds, so `.Capabilities.APIVersions.Has "group/version/Kind"` is
+    /// false) while `lookup` reads the cluster; Helm 4 takes both from the cluster and refuses
+    /// `--validate` beside `--dry-run`.
     pub fn against(mut self, kubeconfig: &std::path::Path) -> Render {
         self.cluster = Some(kubeconfig.to_owned());
         self
@@ -181,6 +197,9 @@ impl Render {
                     "--kubeconfig",
                 ])
                 .arg(kubeconfig);
+            if is_helm3() {
+                command.arg("--validate");
+            }
             // Nothing in the environment may point Helm at another cluster or context.
             for variable in HELM_KUBE_OVERRIDES {
                 command.env_remove(variable);
