@@ -9,7 +9,9 @@
 //! The objects it holds are those an install created: [`FakeApi::hold`] stores a render's objects
 //! with the ownership metadata Helm stamps on what it creates (pkg/action/validate.go: the
 //! release-name and release-namespace annotations and the managed-by label), so a second render
-//! sees them as the release's own.
+//! sees them as the release's own. [`FakeApi::keep`] stores what the cluster itself keeps, such
+//! as the API server's `kubernetes` EndpointSlice ([`endpoint_slice`]), which the monitoring
+//! chart's Prometheus NetworkPolicy reads with `lookup`.
 
 use std::any::TypeId;
 use std::collections::BTreeMap;
@@ -31,12 +33,13 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery,
-    ServerAddressByClientCIDR, Status,
+    ObjectMeta, ServerAddressByClientCIDR, Status,
 };
 use k8s_openapi::apimachinery::pkg::version::Info;
 use serde::Serialize;
@@ -60,8 +63,9 @@ fn served<K: k8s_openapi::Resource + 'static>() -> Served {
     }
 }
 
-/// The kinds the chart renders (with any values the tests use), and Namespace. A render holding
-/// another kind fails in [`FakeApi::hold`], naming it.
+/// The kinds the chart renders (with any values the tests use), Namespace, and EndpointSlice (which
+/// the chart reads: the API server's addresses). A render holding another kind fails in
+/// [`FakeApi::hold`], naming it.
 fn kinds() -> Vec<Served> {
     vec![
         served::<Namespace>(),
@@ -80,12 +84,47 @@ fn kinds() -> Vec<Served> {
         served::<RoleBinding>(),
         served::<PodDisruptionBudget>(),
         served::<HorizontalPodAutoscaler>(),
+        served::<EndpointSlice>(),
     ]
 }
 
-/// What the fake holds and what it was asked.
+/// The EndpointSlice the control plane keeps for Service `service` in namespace default, one
+/// endpoint per address, one port named https. For `kubernetes` this is the API server's own,
+/// as kube-apiserver writes it (pkg/controlplane/reconcilers/endpointsadapter.go: named after the
+/// Service, labelled `kubernetes.io/service-name`, IPv4).
+pub fn endpoint_slice(service: &str, addresses: &[&str], port: i32) -> EndpointSlice {
+    EndpointSlice {
+        metadata: ObjectMeta {
+            name: Some(service.to_owned()),
+            namespace: Some("default".to_owned()),
+            labels: Some(BTreeMap::from([(
+                "kubernetes.io/service-name".to_owned(),
+                service.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        address_type: "IPv4".to_owned(),
+        endpoints: addresses
+            .iter()
+            .map(|address| Endpoint {
+                addresses: vec![(*address).to_owned()],
+                ..Endpoint::default()
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some("https".to_owned()),
+            port: Some(port),
+            protocol: Some("TCP".to_owned()),
+            ..EndpointPort::default()
+        }]),
+    }
+}
+
+/// What the fake serves, holds and was asked.
 #[derive(Default)]
 struct State {
+    /// The kinds discovery lists and the fake answers for.
+    kinds: Vec<Served>,
     /// By (apiVersion, plural, namespace, name).
     objects: BTreeMap<(String, String, String, String), Value>,
     /// Requests it could not answer as a cluster would: `METHOD path`.
@@ -100,9 +139,28 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
-    /// Starts serving on a free local port, holding no objects.
+    /// Starts serving every kind of [`kinds`] on a free local port, holding no objects.
     pub fn start() -> FakeApi {
-        let state = Arc::new(Mutex::new(State::default()));
+        FakeApi::serving(kinds())
+    }
+
+    /// Like [`FakeApi::start`], for a cluster that does not serve `api_version` (such as
+    /// `discovery.k8s.io/v1` before Kubernetes 1.21): discovery leaves it out and its paths are
+    /// unknown.
+    pub fn start_without(api_version: &str) -> FakeApi {
+        FakeApi::serving(
+            kinds()
+                .into_iter()
+                .filter(|served| served.api_version != api_version)
+                .collect(),
+        )
+    }
+
+    fn serving(kinds: Vec<Served>) -> FakeApi {
+        let state = Arc::new(Mutex::new(State {
+            kinds,
+            ..State::default()
+        }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -132,8 +190,8 @@ impl FakeApi {
 
     /// Holds every object of `manifests` as an install by `release` in `namespace` creates it.
     pub fn hold(&self, manifests: &Manifests, release: &str, namespace: &str) {
-        let kinds = kinds();
         let mut state = self.state.lock().unwrap();
+        let kinds = state.kinds.clone();
         for object in manifests.objects() {
             let mut object = object.clone();
             let (api_version, kind) = (
@@ -177,6 +235,34 @@ impl FakeApi {
                 object,
             );
         }
+    }
+
+    /// Holds `object` as the cluster itself keeps it, owned by no release (its namespace is the
+    /// object's own).
+    pub fn keep<K>(&self, object: &K)
+    where
+        K: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta> + Serialize,
+    {
+        let mut state = self.state.lock().unwrap();
+        assert!(
+            state
+                .kinds
+                .iter()
+                .any(|served| served.api_version == K::API_VERSION && served.kind == K::KIND),
+            "the fake API does not serve {} {}",
+            K::API_VERSION,
+            K::KIND
+        );
+        let metadata = object.metadata();
+        state.objects.insert(
+            (
+                K::API_VERSION.to_owned(),
+                K::URL_PATH_SEGMENT.to_owned(),
+                metadata.namespace.clone().unwrap_or_default(),
+                metadata.name.clone().expect("a name"),
+            ),
+            serde_json::to_value(object).unwrap(),
+        );
     }
 
     /// The requests the fake could not answer as a cluster would (writes, unknown paths).
@@ -275,7 +361,7 @@ fn answer(state: &Mutex<State>, request: &Request<Incoming>) -> Response<Full<By
             format!("the fake API is read-only: {asked}"),
         );
     }
-    let kinds = kinds();
+    let kinds = state.lock().unwrap().kinds.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["version"] => json_response(StatusCode::OK, &version()),

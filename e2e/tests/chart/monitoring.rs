@@ -1,7 +1,7 @@
 //! The monitoring chart's objects as rendered (its Prometheus config, rules and dashboard are
 //! checked by `tests/monitoring.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use e2e::helm::Render;
 use e2e::manifests::Manifests;
@@ -9,11 +9,11 @@ use e2e::monitoring::{MonitoringFiles, panels};
 use e2e::names::Names;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::api::rbac::v1::Role;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::fake_api::{FakeApi, endpoint_slice};
 use crate::support::{defaults, ports, render, render_error, tcp};
 
 fn names() -> Names {
@@ -430,37 +430,12 @@ fn without_the_cluster_or_addresses_prometheus_reaches_the_api_ports_on_any_addr
 /// The `kubernetes` EndpointSlice the API server keeps in namespace default (its addresses and
 /// port), as `lookup` returns it inside a list, next to another Service's slice.
 fn endpoint_slices(addresses: &[&str], port: i32) -> serde_json::Value {
-    let slice = |service: &str, addresses: &[&str], port: i32| EndpointSlice {
-        metadata: ObjectMeta {
-            name: Some(service.to_owned()),
-            namespace: Some("default".to_owned()),
-            labels: Some(BTreeMap::from([(
-                "kubernetes.io/service-name".to_owned(),
-                service.to_owned(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        address_type: "IPv4".to_owned(),
-        endpoints: addresses
-            .iter()
-            .map(|address| Endpoint {
-                addresses: vec![(*address).to_owned()],
-                ..Endpoint::default()
-            })
-            .collect(),
-        ports: Some(vec![EndpointPort {
-            name: Some("https".to_owned()),
-            port: Some(port),
-            protocol: Some("TCP".to_owned()),
-            ..EndpointPort::default()
-        }]),
-    };
     serde_json::json!({
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSliceList",
         "items": [
-            slice("kubernetes", addresses, port),
-            slice("another-service", &["10.0.0.9"], 8443),
+            endpoint_slice("kubernetes", addresses, port),
+            endpoint_slice("another-service", &["10.0.0.9"], 8443),
         ],
     })
 }
@@ -533,6 +508,66 @@ fn with_the_cluster_prometheus_reaches_the_api_servers_own_addresses_and_port_on
     let rules = api_egress_from(&serde_json::json!({}));
     assert_eq!(ports(&rules[0]), [tcp(443), tcp(6443)]);
     assert!(rules[0].to.is_none());
+}
+
+/// The CIDRs of the one rule `rules` holds for the Kubernetes API, and its ports.
+fn api_peers(rules: &[NetworkPolicyEgressRule]) -> (Vec<String>, Vec<(String, IntOrString)>) {
+    assert_eq!(rules.len(), 1, "one rule for the Kubernetes API: {rules:?}");
+    let cidrs = rules[0]
+        .to
+        .iter()
+        .flatten()
+        .map(|peer| {
+            let block = peer.ip_block.as_ref().expect("an ipBlock peer");
+            assert!(block.except.is_none(), "{block:?}");
+            block.cidr.clone()
+        })
+        .collect();
+    (cidrs, ports(&rules[0]))
+}
+
+#[test]
+fn on_a_cluster_prometheus_reaches_only_the_api_servers_endpoint_slice() {
+    // What `helm install` sees on a cluster with two control-plane nodes on 6443 (an HA Kind
+    // cluster): the API server's own EndpointSlice, beside another Service's, read by `lookup`
+    // through the fake API's discovery.k8s.io/v1.
+    let api = FakeApi::start();
+    api.keep(&endpoint_slice(
+        "kubernetes",
+        &["172.18.0.2", "172.18.0.5"],
+        6443,
+    ));
+    api.keep(&endpoint_slice("another-service", &["10.96.0.9"], 8443));
+    let install = render(Render::new().against(api.kubeconfig()));
+    assert_eq!(
+        api.unexpected(),
+        Vec::<String>::new(),
+        "Helm asked the fake API what it does not answer"
+    );
+    assert_eq!(
+        api_peers(&api_rules(&install)),
+        (
+            vec!["172.18.0.2/32".to_owned(), "172.18.0.5/32".to_owned()],
+            vec![tcp(6443)]
+        )
+    );
+}
+
+#[test]
+fn on_a_cluster_without_endpoint_slices_prometheus_reaches_any_address() {
+    // `lookup` of a kind the cluster does not serve fails the render: the chart only asks where
+    // discovery lists discovery.k8s.io/v1 EndpointSlices.
+    let api = FakeApi::start_without("discovery.k8s.io/v1");
+    let install = render(Render::new().against(api.kubeconfig()));
+    assert_eq!(
+        api.unexpected(),
+        Vec::<String>::new(),
+        "the render asked for EndpointSlices"
+    );
+    assert_eq!(
+        api_peers(&api_rules(&install)),
+        (vec![], vec![tcp(443), tcp(6443)])
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@
 //! - the generated secrets keep the values the install generated.
 //!
 //! These renders leave out the harness's TEST ONLY secrets, as a user's install does, so the
-//! chart really generates.
+//! chart really generates. The fake cluster also keeps the API server's `kubernetes`
+//! EndpointSlice, so the renders read it as on a real cluster (the Prometheus NetworkPolicy's
+//! egress to the API server) and an upgrade must read it the same way.
 
 use std::sync::OnceLock;
 
@@ -20,7 +22,11 @@ use e2e::names::Names;
 use e2e::{NAMESPACE, RELEASE, contract};
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::fake_api::FakeApi;
+use crate::fake_api::{FakeApi, endpoint_slice};
+
+/// The fake cluster's API server, as its `kubernetes` EndpointSlice gives it (a Kind control
+/// plane's node address and port).
+const API_SERVER: (&str, i32) = ("172.18.0.2", 6443);
 
 /// The install, rendered against an empty cluster, and the fake API now holding its objects.
 struct Installed {
@@ -32,11 +38,18 @@ fn installed() -> &'static Installed {
     static INSTALLED: OnceLock<Installed> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let api = FakeApi::start();
+        let (address, port) = API_SERVER;
+        api.keep(&endpoint_slice("kubernetes", &[address], port));
         let manifests = Render::new()
             .without_test_secrets()
             .against(api.kubeconfig())
             .output()
             .unwrap_or_else(|error| panic!("the install renders: {error:#}"));
+        // Else the upgrades below would not show that the lookup gives the same answer twice.
+        assert!(
+            manifests.contains(&format!("cidr: {address}/32")),
+            "the install did not read the API server's EndpointSlice:\n{manifests}"
+        );
         api.hold(&parse(&manifests), RELEASE, NAMESPACE);
         Installed { api, manifests }
     })
