@@ -13,6 +13,7 @@ mod faults;
 mod health;
 mod hostile_input;
 mod lifecycle;
+mod methods;
 mod metrics;
 mod support;
 mod tasks;
