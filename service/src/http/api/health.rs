@@ -11,7 +11,7 @@ use warp::Filter;
 use warp::http::{StatusCode, header};
 use warp::reply::{Reply, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, LoggedCause};
 use super::extract;
 use super::routes::Table;
 use super::state::AppState;
@@ -77,10 +77,19 @@ pub async fn health(state: AppState, _: (), _: ()) -> Result<Response, ApiError>
         pod: state.pod_name.to_string(),
         version: VERSION,
     };
-    Ok(uncached(warp::reply::with_status(
-        warp::reply::json(&report),
-        code,
-    )))
+    let mut response = uncached(warp::reply::with_status(warp::reply::json(&report), code));
+    if code != StatusCode::OK {
+        // The probe's log line says why the pod is out of the Service's endpoints.
+        let cause = if draining {
+            "shutting down"
+        } else {
+            "the database did not answer the health check"
+        };
+        response
+            .extensions_mut()
+            .insert(LoggedCause(cause.to_owned()));
+    }
+    Ok(response)
 }
 
 /// Readiness, under the name Kubernetes users expect; same check as `/api/health`.
