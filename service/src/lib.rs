@@ -5,9 +5,10 @@
 //! - [`App`] (`app.rs`): wires configuration, database and HTTP together and runs them;
 //! - `config`: the environment, read once into typed settings owned by the parts below;
 //! - `http`: the server, the route table, the handlers, extractors and the one error type;
-//! - `auth` (verifies tokens) and `store` (the tasks table);
+//! - `auth` (verifies tokens) and `db::tasks` (the tasks table, `TaskStore`);
 //! - `domain`: tasks, titles, descriptions, user ids: types that can only hold valid values;
-//! - `db`: the pool, the health connection, migrations, TLS, the database URL;
+//! - `db`: the pool, the shared read connections, the health connection, migrations, TLS, the
+//!   database URL;
 //! - `metrics`, `telemetry`, `build_info`: used by any of the above.
 //!
 //! The binary's other commands (`healthcheck`, `identity`, `openapi`, `token`) have a module
@@ -24,7 +25,6 @@ mod http;
 mod identity;
 mod metrics;
 mod shutdown;
-mod store;
 mod telemetry;
 mod token;
 

@@ -1,10 +1,12 @@
 //! The database: a connection pool for requests, a separate connection for health checks
-//! ([`health`]), and the start-up sequence (connect, retry within a deadline, migrate).
+//! ([`health`]), the start-up sequence (connect, retry within a deadline, migrate), and the
+//! tasks table ([`tasks::TaskStore`]).
 
 mod error;
 mod health;
 mod migrations;
 mod shared;
+pub mod tasks;
 mod tls;
 mod url;
 

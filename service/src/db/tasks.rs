@@ -5,7 +5,7 @@
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::db::{Database, DbError};
+use super::{Database, DbError};
 use crate::domain::{NewTask, Task, TaskChanges, TaskPage, UserId};
 
 fn task_from_row(row: &Row) -> Task {
