@@ -14,6 +14,7 @@ mod health;
 mod hostile_input;
 mod lifecycle;
 mod metrics;
+mod startup;
 mod support;
 mod tasks;
 mod tls;
