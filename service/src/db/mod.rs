@@ -65,7 +65,7 @@ pub enum StartupError {
     #[error("database pool: {0}")]
     Pool(String),
     #[error("database migration failed: {0}")]
-    Migration(tokio_postgres::Error),
+    Migration(#[from] migrations::MigrationError),
     #[error(
         "database migrations did not finish within the start-up deadline of {0:?} \
          (DB_STARTUP_TIMEOUT_SECS); another replica may be holding the migration lock"
@@ -129,7 +129,7 @@ impl Database {
         info!(database = %config.url, tls = ?config.url.tls_mode(), "connected to database");
 
         match tokio::time::timeout_at(deadline, migrations::run(&mut client)).await {
-            Ok(result) => result.map_err(StartupError::Migration)?,
+            Ok(result) => result?,
             // Dropping the client closes its connection; the server rolls the migration back.
             Err(_) => return Err(StartupError::MigrationDeadline(config.startup_timeout)),
         };
