@@ -19,6 +19,16 @@ pub enum DbError {
     Query(tokio_postgres::Error),
 }
 
+impl DbError {
+    /// A query that got no answer within its client-side deadline: the database is frozen or cut
+    /// off (a slow statement would have been cancelled by the server's `statement_timeout`).
+    pub(super) fn no_answer(deadline: Duration) -> DbError {
+        DbError::Unavailable(format!(
+            "no answer within {deadline:?}; the connection was closed"
+        ))
+    }
+}
+
 /// An error and its causes, one after the other: tokio-postgres's own `Display` names only the
 /// kind ("db error"), and the server's message is in its source.
 pub(super) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
