@@ -1,6 +1,6 @@
 //! The database: a connection pool for requests, connections shared by reads ([`shared`]), a
 //! separate connection for health checks ([`health`]), the start-up sequence (connect, retry
-//! within a deadline, migrate), and the tasks table ([`tasks::TaskStore`]).
+//! within a deadline, migrate: [`startup`]), and the tasks table ([`tasks::TaskStore`]).
 //!
 //! Every call that waits on the database has a deadline of its own, because a frozen or
 //! partitioned database does not close connections, it stops answering: opening a connection
@@ -13,6 +13,7 @@ mod error;
 mod health;
 mod migrations;
 mod shared;
+mod startup;
 pub mod tasks;
 mod tls;
 mod url;
@@ -24,17 +25,18 @@ use deadpool_postgres::{
     HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Status,
     TimeoutType,
 };
-use tokio::time::{Instant, sleep, timeout, timeout_at};
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row};
-use tracing::{info, warn};
+use tracing::info;
 
-use self::connect::{ConnectError, Connector};
+use self::connect::Connector;
 pub use self::error::DbError;
 use self::health::HealthConnection;
 pub use self::migrations::MIGRATION_LOCK_KEY;
 pub use self::shared::SharedConfig;
 use self::shared::{Opener, SharedConnections};
+pub use self::startup::StartupError;
 pub use self::url::DatabaseUrl;
 
 /// How long past the server's `statement_timeout` a query may go unanswered before it is
@@ -74,28 +76,6 @@ impl DatabaseConfig {
 /// A pooled connection.
 type Connection = Object;
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("database TLS configuration: {0}")]
-    Tls(String),
-    #[error("database {url} unreachable after {waited:?}: {reason}")]
-    Unreachable {
-        url: String,
-        waited: Duration,
-        reason: String,
-    },
-    #[error("database pool: {0}")]
-    Pool(String),
-    #[error("database migration failed: {0}")]
-    Migration(#[from] migrations::MigrationError),
-    #[error(
-        "database migrations did not finish within the start-up deadline of {0:?} \
-         (DB_STARTUP_TIMEOUT_SECS); another replica may be holding the migration lock"
-    )]
-    MigrationDeadline(Duration),
-}
-
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
@@ -106,8 +86,8 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects, retrying until `config.startup_timeout` has passed, then applies migrations and
-    /// opens the request connections.
+    /// Connects, retrying until `config.startup_timeout` has passed while the database may
+    /// still come, then applies migrations and opens the request connections.
     pub async fn connect(config: &DatabaseConfig) -> Result<Database, StartupError> {
         let deadline = Instant::now() + config.startup_timeout;
         let tls = tls::connector(
@@ -120,7 +100,7 @@ impl Database {
         // Migrations run on a connection of their own, outside the pool: the pool's connections
         // carry the statement timeout, which would also bound the wait for the migration lock
         // while another replica migrates. The start-up deadline bounds both instead.
-        let mut client = first_connection(&connector, &config.url, deadline).await?;
+        let mut client = startup::first_connection(&connector, &config.url, deadline).await?;
         info!(database = %config.url, tls = ?config.url.tls_mode(), "connected to database");
         match timeout_at(deadline, migrations::run(&mut client)).await {
             Ok(result) => result?,
@@ -225,34 +205,6 @@ impl Database {
     pub fn close(&self) {
         self.pool.close();
         self.shared.close();
-    }
-}
-
-/// The first connection, retried with a growing pause until `deadline`.
-async fn first_connection(
-    connector: &Connector,
-    url: &DatabaseUrl,
-    deadline: Instant,
-) -> Result<Client, StartupError> {
-    let started = Instant::now();
-    let mut retry_delay = Duration::from_millis(250);
-    loop {
-        let error = match timeout_at(deadline, connector.open(None)).await {
-            // The connection ends when the client is dropped.
-            Ok(Ok((client, _driver))) => return Ok(client),
-            Ok(Err(error)) => error,
-            Err(_) => ConnectError::NoAnswer(started.elapsed()),
-        };
-        if Instant::now() + retry_delay >= deadline {
-            return Err(StartupError::Unreachable {
-                url: url.to_string(),
-                waited: started.elapsed(),
-                reason: error.to_string(),
-            });
-        }
-        warn!(database = %url, error = %error, "database not reachable yet; retrying");
-        sleep(retry_delay).await;
-        retry_delay = (retry_delay * 2).min(Duration::from_secs(5));
     }
 }
 
