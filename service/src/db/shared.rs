@@ -81,6 +81,7 @@ impl Opener {
             client,
             statements: Mutex::new(HashMap::new()),
             driver: driver.stop,
+            stopped: AtomicBool::new(false),
         });
         Ok((shared, driver.ended))
     }
@@ -99,6 +100,9 @@ pub(super) struct Shared {
     statements: Mutex<HashMap<&'static str, Statement>>,
     /// Stops the connection's task, which closes the connection at once.
     driver: AbortHandle,
+    /// Set when the task is stopped, which takes effect when the runtime next gets to it: no read
+    /// is sent on the connection in between.
+    stopped: AtomicBool,
 }
 
 impl Shared {
@@ -117,6 +121,7 @@ impl Shared {
         match timeout(deadline, answer).await {
             Ok(rows) => Ok(rows?),
             Err(_) => {
+                self.stopped.store(true, Ordering::SeqCst);
                 self.driver.abort();
                 Err(DbError::no_answer(deadline))
             }
@@ -154,7 +159,7 @@ impl Slot {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .filter(|shared| !shared.client.is_closed())
+            .filter(|shared| !shared.stopped.load(Ordering::SeqCst) && !shared.client.is_closed())
     }
 
     fn set(&self, shared: Option<Arc<Shared>>) {
@@ -271,5 +276,69 @@ async fn keep_open(connections: Weak<SharedConnections>, slot: usize, mut ended:
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::time::{Duration, Instant};
+
+    use testkit::postgres::PgServer;
+
+    use super::{Opener, SharedConfig, SharedConnections};
+    use crate::db::connect::Connector;
+    use crate::db::error::DbError;
+    use crate::db::tls;
+    use crate::db::url::TlsMode;
+
+    #[tokio::test]
+    async fn a_read_a_frozen_database_leaves_unanswered_closes_its_connection_for_a_new_one() {
+        let mut server = PgServer::start().unwrap();
+        let driver_config = tokio_postgres::Config::from_str(&server.url("postgres")).unwrap();
+        let tls = tls::connector(TlsMode::Disable, None).unwrap();
+        let opener = Opener {
+            connector: Connector::new(&driver_config, tls, Duration::from_millis(500)),
+            statement_timeout: Duration::from_secs(5),
+        };
+        let config = SharedConfig {
+            connections: 1,
+            max_queries: 16,
+        };
+        let shared = SharedConnections::open(config, Duration::from_millis(100), opener)
+            .await
+            .unwrap();
+        let deadline = Duration::from_millis(300);
+        let connection = shared.turn().await.unwrap().connection.expect("open");
+        connection.query("SELECT 1", &[], deadline).await.unwrap();
+
+        server.freeze().unwrap();
+        let asked = Instant::now();
+        let error = connection
+            .query("SELECT 1", &[], deadline)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DbError::Unavailable(_)), "{error}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert!(
+            shared.turn().await.unwrap().connection.is_none(),
+            "the stuck connection is closed, and no new one opens while the database is frozen"
+        );
+
+        server.thaw().unwrap();
+        let replaced = testkit::wait::until(
+            "the shared connection to be replaced",
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || async { shared.turn().await.ok()?.connection },
+        )
+        .await
+        .unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&replaced, &connection));
+        replaced.query("SELECT 1", &[], deadline).await.unwrap();
     }
 }
