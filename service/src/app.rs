@@ -12,10 +12,10 @@ use warp::http::HeaderValue;
 use crate::auth::Authenticator;
 use crate::build_info::VERSION;
 use crate::config::Config;
+use crate::db::tasks::TaskStore;
 use crate::db::{Database, StartupError};
 use crate::http::{self, AppState, AppStateParts, HttpLimits, Lifecycle};
 use crate::metrics::Metrics;
-use crate::store::TaskStore;
 
 /// A started service: database connected and migrated, listener bound, not yet serving.
 pub struct App {

@@ -9,8 +9,8 @@
 //!   extractors, the one error type, CORS, observation);
 //! - `auth` (verifies tokens);
 //! - `domain`: tasks, titles, descriptions, user ids: types that can only hold valid values;
-//! - `db`: the pool, the tasks table (`db/tasks.rs`), the health connection, migrations, TLS,
-//!   the database URL;
+//! - `db`: the pool, the tasks table (`db/tasks.rs`), the shared read connections, the health
+//!   connection, migrations, TLS, the database URL;
 //! - `metrics`, `telemetry`, `build_info`, `shutdown`: used by any of the above.
 //!
 //! A request, `GET /api/tasks/{id}`, from the socket to the SQL: `http/server/connection.rs`
@@ -27,7 +27,6 @@ mod domain;
 mod http;
 mod metrics;
 mod shutdown;
-mod store;
 mod telemetry;
 
 pub use self::app::{App, BuildError, Stopped};

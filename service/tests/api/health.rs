@@ -3,7 +3,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{POD_NAME, SlowDatabase, TestApp};
+use crate::support::{DatabaseProxy, POD_NAME, TestApp};
 
 #[tokio::test]
 async fn health_is_ok_with_database_pod_and_version() {
@@ -98,7 +98,7 @@ async fn a_flood_of_health_checks_all_answer_200_while_the_database_is_fine() {
     // Each round trip takes 20 ms, as to a database a network hop away: checks that queued for
     // one connection, one after another, would run out of their 2 s long before 2000 were done.
     let database_url = testkit::postgres::fresh_database().await.unwrap();
-    let database = SlowDatabase::start(&database_url, Duration::from_millis(20)).await;
+    let database = DatabaseProxy::slow(&database_url, Duration::from_millis(20)).await;
     let app = TestApp::spawn_on(&database.database_url, &[("HTTP_MAX_CONNECTIONS", "4096")]).await;
     let client = reqwest::Client::new();
     let mut flood = tokio::task::JoinSet::new();

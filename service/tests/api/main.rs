@@ -15,6 +15,7 @@ mod hostile_input;
 mod lifecycle;
 mod methods;
 mod metrics;
+mod startup;
 mod support;
 mod tasks;
 mod tls;

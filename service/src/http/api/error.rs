@@ -210,7 +210,8 @@ impl From<DbError> for ApiError {
                 retry_after: RETRY_AFTER_BUSY,
                 cause: error.to_string(),
             },
-            DbError::Query(error) => ApiError::Internal(error.to_string()),
+            // DbError's own text carries the server's message and SQLSTATE, for the log line.
+            DbError::Query(_) => ApiError::Internal(error.to_string()),
         }
     }
 }

@@ -8,8 +8,8 @@ use warp::http::HeaderValue;
 
 use crate::auth::Authenticator;
 use crate::db::Database;
+use crate::db::tasks::TaskStore;
 use crate::metrics::Metrics;
-use crate::store::TaskStore;
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateParts>);
