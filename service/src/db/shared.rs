@@ -71,13 +71,13 @@ pub(super) struct Opener {
 type Ended = oneshot::Receiver<()>;
 
 impl Opener {
-    async fn open(&self) -> Result<(Arc<Shared>, Ended), ConnectError> {
+    async fn open(&self) -> Result<(Arc<ReadConnection>, Ended), ConnectError> {
         let setup = format!(
             "SET statement_timeout = {}",
             self.statement_timeout.as_millis()
         );
         let (client, driver) = self.connector.open(Some(&setup)).await?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ReadConnection {
             client,
             statements: Mutex::new(HashMap::new()),
             driver: driver.stop,
@@ -91,11 +91,11 @@ impl Opener {
 /// open (the database is away, or they are being replaced).
 pub(super) struct Turn {
     _place: tokio::sync::OwnedSemaphorePermit,
-    pub connection: Option<Arc<Shared>>,
+    pub connection: Option<Arc<ReadConnection>>,
 }
 
 /// One shared connection and the statements prepared on it.
-pub(super) struct Shared {
+pub(super) struct ReadConnection {
     client: Client,
     statements: Mutex<HashMap<&'static str, Statement>>,
     /// Stops the connection's task, which closes the connection at once.
@@ -105,7 +105,7 @@ pub(super) struct Shared {
     stopped: AtomicBool,
 }
 
-impl Shared {
+impl ReadConnection {
     /// The rows of `sql`, or [`DbError::no_answer`] after `deadline`, which also closes this
     /// connection (its task ends, and with it every read queued on it).
     pub async fn query(
@@ -150,11 +150,11 @@ impl Shared {
 #[derive(Default)]
 struct Slot {
     /// None while the connection is being replaced.
-    current: RwLock<Option<Arc<Shared>>>,
+    current: RwLock<Option<Arc<ReadConnection>>>,
 }
 
 impl Slot {
-    fn open_connection(&self) -> Option<Arc<Shared>> {
+    fn open_connection(&self) -> Option<Arc<ReadConnection>> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -162,7 +162,7 @@ impl Slot {
             .filter(|shared| !shared.stopped.load(Ordering::SeqCst) && !shared.client.is_closed())
     }
 
-    fn set(&self, shared: Option<Arc<Shared>>) {
+    fn set(&self, shared: Option<Arc<ReadConnection>>) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = shared;
     }
 }
