@@ -31,7 +31,7 @@ mod telemetry;
 
 pub use self::app::{App, BuildError, Stopped};
 pub use self::build_info::VERSION;
-pub use self::config::{Config, ConfigError};
+pub use self::config::{Config, ConfigError, ConfigErrors};
 pub use self::db::MIGRATION_LOCK_KEY;
 pub use self::http::{Lifecycle, Route, openapi_json, routes};
 pub use self::shutdown::install as install_signal_handlers;
