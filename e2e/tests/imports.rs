@@ -305,15 +305,15 @@ fn paths_resolve_to_the_files_of_modules() {
     let root = e2e::repo_root().join("service/src/lib.rs");
     let tree = ModuleTree::read(&root);
     let module = |path: &str| -> Vec<String> { path.split("::").map(str::to_owned).collect() };
-    let from = module("http::routes");
+    let from = module("http::api::routes");
     assert_eq!(
-        tree.target(&from, &module("super::extract::Captures")),
-        Some(module("http::extract"))
+        tree.target(&from, &module("super::extract::user")),
+        Some(module("http::api::extract"))
     );
     assert_eq!(
         tree.target(&from, &module("crate::domain::UserId")),
         Some(module("domain"))
     );
     assert_eq!(tree.target(&from, &module("warp::Filter")), None);
-    assert!(tree.is_module(&module("http::server")));
+    assert!(tree.is_module(&module("http::server::connection")));
 }

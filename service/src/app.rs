@@ -12,10 +12,10 @@ use warp::http::HeaderValue;
 use crate::auth::Authenticator;
 use crate::build_info::VERSION;
 use crate::config::Config;
+use crate::db::tasks::TaskStore;
 use crate::db::{Database, StartupError};
 use crate::http::{self, AppState, AppStateParts, HttpLimits, Lifecycle};
 use crate::metrics::Metrics;
-use crate::store::TaskStore;
 
 /// A started service: database connected and migrated, listener bound, not yet serving.
 pub struct App {
@@ -31,6 +31,8 @@ pub enum Stopped {
     Gracefully,
     /// The grace period ran out; remaining connections were dropped.
     GracePeriodExceeded,
+    /// The server task panicked (a bug): the process must not report a clean exit.
+    ServerFailed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,17 +53,7 @@ impl App {
             warn!(problem, "open-file limit");
         }
         let db = Database::connect(&config.database).await?;
-        // Dual-stack where the kernel allows it, so both IPv4 and IPv6 probes reach the pod.
-        let listener =
-            match TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, config.port))).await {
-                Ok(listener) => listener,
-                Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.port)))
-                    .await
-                    .map_err(|source| BuildError::Bind {
-                        port: config.port,
-                        source,
-                    })?,
-            };
+        let listener = bind(config.port).await?;
         let metrics = Metrics::new(VERSION);
         let auth = Authenticator::new(&config.tokens, &metrics).map_err(BuildError::Jwks)?;
         let state = AppState::new(AppStateParts {
@@ -149,7 +141,11 @@ impl App {
         );
         let _ = drain_started.send(());
         let stopped = match tokio::time::timeout(config.shutdown_grace_period, server).await {
-            Ok(_) => Stopped::Gracefully,
+            Ok(Ok(())) => Stopped::Gracefully,
+            Ok(Err(failure)) => {
+                error!(error = %failure, "the server task failed");
+                Stopped::ServerFailed
+            }
             Err(_) => {
                 error!("grace period exceeded; dropping the remaining connections");
                 Stopped::GracePeriodExceeded
@@ -158,5 +154,24 @@ impl App {
         db.close();
         info!("stopped");
         stopped
+    }
+}
+
+/// The listening socket on `port` (0: any free one): dual-stack where the kernel allows it, so
+/// both IPv4 and IPv6 probes reach the pod; IPv4 alone where IPv6 is off (the reason is logged).
+async fn bind(port: u16) -> Result<TcpListener, BuildError> {
+    let ipv6 = match TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))).await {
+        Ok(listener) => return Ok(listener),
+        Err(error) => error,
+    };
+    match TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await {
+        Ok(listener) => {
+            debug!(error = %ipv6, "no IPv6 listener; listening on IPv4 only");
+            Ok(listener)
+        }
+        Err(source) => Err(BuildError::Bind {
+            port,
+            source: std::io::Error::new(source.kind(), format!("{source} (IPv6: {ipv6})")),
+        }),
     }
 }

@@ -34,8 +34,9 @@ pub struct Config {
     pub pod_name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Environment {
+    #[default]
     Development,
     Staging,
     Production,
@@ -83,71 +84,116 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Every variable that is missing or invalid, so one start tells all that is wrong. `Display`
+/// gives one line per variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Collects the problems of every variable while the configuration is read.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    /// The value, or (recording why) none.
+    fn check<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|problem| self.0.push(problem)).ok()
+    }
+
+    /// The value, or (recording why) a placeholder that is never used: the read fails.
+    fn value<T: Default>(&mut self, result: Result<T, ConfigError>) -> T {
+        self.check(result).unwrap_or_default()
+    }
+}
+
 impl Config {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Config, ConfigError> {
+    pub fn from_env() -> Result<Config, ConfigErrors> {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads configuration through `lookup`, so tests can supply variables without touching the
-    /// process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// process environment. Every variable is read, and every problem reported.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
         let vars = Vars { lookup: &lookup };
+        let mut found = Problems::default();
 
-        let tokens = token_config(&vars)?;
-
+        let tokens = found.check(token_config(&vars));
         let password = vars.optional("DATABASE_PASSWORD").map(SecretString::from);
-        let url =
-            DatabaseUrl::parse(&vars.required("DATABASE_URL")?, password).map_err(|problem| {
-                ConfigError {
-                    variable: "DATABASE_URL",
-                    problem: format!("{problem} (value not shown)"),
-                }
-            })?;
-
-        let database = DatabaseConfig {
-            url,
-            pool_size: vars.number("DB_POOL_SIZE", 10, 1..=1000)?,
-            shared: SharedConfig {
-                connections: vars.number("DB_READ_CONNECTIONS", 2, 1..=64)?,
-                max_queries: vars.number("DB_MAX_READS_IN_FLIGHT", 256, 1..=100_000)?,
-            },
-            pool_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000)?,
-            connect_timeout: vars.millis("DB_CONNECT_TIMEOUT_MS", 3000, 1..=120_000)?,
-            statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
-            startup_timeout: vars.seconds("DB_STARTUP_TIMEOUT_SECS", 30, 1..=3600)?,
+        let url = found.check(vars.required("DATABASE_URL").and_then(|url| {
+            DatabaseUrl::parse(&url, password).map_err(|problem| ConfigError {
+                variable: "DATABASE_URL",
+                problem: format!("{problem} (value not shown)"),
+            })
+        }));
+        let pool_size = found.value(vars.number("DB_POOL_SIZE", 10, 1..=1000));
+        let shared = SharedConfig {
+            connections: found.value(vars.number("DB_READ_CONNECTIONS", 2, 1..=64)),
+            max_queries: found.value(vars.number("DB_MAX_READS_IN_FLIGHT", 256, 1..=100_000)),
         };
-
-        let pod_name = match vars.optional("POD_NAME") {
-            Some(name) => name,
-            None => hostname::get()
-                .ok()
-                .and_then(|name| name.into_string().ok())
-                .unwrap_or_else(|| "unknown".into()),
-        };
-
+        let pool_timeout = found.value(vars.millis("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000));
+        let connect_timeout = found.value(vars.millis("DB_CONNECT_TIMEOUT_MS", 3000, 1..=120_000));
+        let statement_timeout =
+            found.value(vars.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000));
+        let startup_timeout = found.value(vars.seconds("DB_STARTUP_TIMEOUT_SECS", 30, 1..=3600));
         let http = HttpLimits {
-            header_read_timeout: vars.seconds("HTTP_HEADER_READ_TIMEOUT_SECS", 10, 1..=300)?,
-            idle_timeout: vars.seconds("HTTP_IDLE_TIMEOUT_SECS", 60, 1..=3600)?,
-            max_connections: vars.number("HTTP_MAX_CONNECTIONS", 2048, 1..=1_000_000)?,
+            header_read_timeout: found.value(vars.seconds(
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                10,
+                1..=300,
+            )),
+            idle_timeout: found.value(vars.seconds("HTTP_IDLE_TIMEOUT_SECS", 60, 1..=3600)),
+            max_connections: found.value(vars.number("HTTP_MAX_CONNECTIONS", 2048, 1..=1_000_000)),
         };
+        let port = found.value(vars.number("PORT", 8000, 0..=65535));
+        let cors = CorsPolicy::new(found.value(origins(&vars, "CORS_ALLOWED_ORIGINS")));
+        let environment = found.value(vars.parsed("ENVIRONMENT", Environment::Development));
+        let log_level = found
+            .check(vars.log_level("LOG_LEVEL"))
+            .unwrap_or(LevelFilter::INFO);
+        let grace_period = found.value(vars.number("SHUTDOWN_GRACE_PERIOD_SECS", 20, 0..=3600));
 
+        let (Some(tokens), Some(url), []) = (tokens, url, &found.0[..]) else {
+            return Err(ConfigErrors(found.0));
+        };
         Ok(Config {
-            port: vars.number("PORT", 8000, 0..=65535)?,
-            database,
+            port,
+            database: DatabaseConfig {
+                url,
+                pool_size,
+                shared,
+                pool_timeout,
+                connect_timeout,
+                statement_timeout,
+                startup_timeout,
+            },
             tokens,
             http,
-            cors: CorsPolicy::new(origins(&vars, "CORS_ALLOWED_ORIGINS")?),
-            environment: vars.parsed("ENVIRONMENT", Environment::Development)?,
-            log_level: vars.log_level("LOG_LEVEL")?,
-            shutdown_grace_period: Duration::from_secs(vars.number(
-                "SHUTDOWN_GRACE_PERIOD_SECS",
-                20,
-                0..=3600,
-            )?),
-            pod_name,
+            cors,
+            environment,
+            log_level,
+            shutdown_grace_period: Duration::from_secs(grace_period),
+            pod_name: pod_name(&vars),
         })
     }
+}
+
+/// POD_NAME, or the host name.
+fn pod_name(vars: &Vars) -> String {
+    vars.optional("POD_NAME").unwrap_or_else(|| {
+        hostname::get()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_else(|| "unknown".into())
+    })
 }
 
 /// What `backend token` needs (BETTER_AUTH_SECRET, JWT_ISSUER, JWT_AUDIENCE), read and checked
@@ -392,7 +438,7 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-    fn config_with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config_with(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
         let mut vars: HashMap<String, String> = HashMap::from([
             (
                 "DATABASE_URL".into(),
@@ -407,7 +453,29 @@ mod tests {
     }
 
     fn error_for(pairs: &[(&str, &str)]) -> ConfigError {
-        config_with(pairs).expect_err("configuration should be rejected")
+        let errors = config_with(pairs).expect_err("configuration should be rejected");
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        errors.0.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = Config::from_lookup(|name| match name {
+            "PORT" => Some("http".into()),
+            "LOG_LEVEL" => Some("loud".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        let variables: Vec<&str> = errors.0.iter().map(|error| error.variable).collect();
+        assert_eq!(
+            variables,
+            ["BETTER_AUTH_SECRET", "DATABASE_URL", "PORT", "LOG_LEVEL"]
+        );
+        assert_eq!(
+            errors.to_string().lines().count(),
+            4,
+            "one line each: {errors}"
+        );
     }
 
     #[test]
@@ -512,9 +580,10 @@ mod tests {
 
     #[test]
     fn missing_database_url_is_named() {
-        let error =
+        let errors =
             Config::from_lookup(|name| (name == "BETTER_AUTH_SECRET").then(|| SECRET.to_owned()))
                 .unwrap_err();
+        let error = &errors.0[0];
         assert_eq!(error.variable, "DATABASE_URL");
         assert!(error.to_string().contains("DATABASE_URL: is required"));
     }

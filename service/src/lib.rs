@@ -3,38 +3,36 @@
 //!
 //! Dependencies point one way, from the top of this list down:
 //! - [`App`] (`app.rs`): wires configuration, database and HTTP together and runs them;
+//!   `main.rs` serves with it, and [`cli`] holds the binary's other commands;
 //! - `config`: the environment, read once into typed settings owned by the parts below;
-//! - `http`: the server, the route table, the handlers, extractors and the one error type;
-//! - `auth` (verifies tokens) and `store` (the tasks table);
+//! - `http`: the transport (`http/server/`) and the API (`http/api/`: routes, handlers,
+//!   extractors, the one error type, CORS, observation);
+//! - `auth` (verifies tokens);
 //! - `domain`: tasks, titles, descriptions, user ids: types that can only hold valid values;
-//! - `db`: the pool, the health connection, migrations, TLS, the database URL;
-//! - `metrics`, `telemetry`, `build_info`: used by any of the above.
+//! - `db`: the pool, the tasks table (`db/tasks.rs`), the shared read connections, the health
+//!   connection, migrations, TLS, the database URL;
+//! - `metrics`, `telemetry`, `build_info`, `shutdown`: used by any of the above.
 //!
-//! The binary's other commands (`healthcheck`, `identity`, `openapi`, `token`) have a module
-//! each.
+//! A request, `GET /api/tasks/{id}`, from the socket to the SQL: `http/server/connection.rs`
+//! (hyper) -> `http/api/mod.rs` (`Api::handle`: observation, CORS, the route table) ->
+//! `http/api/tasks.rs` (the resource and `get_task`) -> `db/tasks.rs` (`TaskStore::get`).
 
 mod app;
 mod auth;
 mod build_info;
+pub mod cli;
 mod config;
 mod db;
 mod domain;
-mod healthcheck;
 mod http;
-mod identity;
 mod metrics;
 mod shutdown;
-mod store;
 mod telemetry;
-mod token;
 
 pub use self::app::{App, BuildError, Stopped};
 pub use self::build_info::VERSION;
-pub use self::config::{Config, ConfigError};
+pub use self::config::{Config, ConfigError, ConfigErrors};
 pub use self::db::MIGRATION_LOCK_KEY;
-pub use self::healthcheck::check as check_health;
 pub use self::http::{Lifecycle, Route, openapi_json, routes};
-pub use self::identity::describe as describe_identity;
 pub use self::shutdown::install as install_signal_handlers;
 pub use self::telemetry::{LogFlushGuard, init as init_logging, log_panics};
-pub use self::token::{TokenError, token};

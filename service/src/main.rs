@@ -1,21 +1,9 @@
+//! `backend`: serves the API (configuration -> logging -> signals -> [`App`]: database, routes,
+//! server), or runs one of its other commands (`backend::cli`).
+
 use std::process::ExitCode;
 
-use backend::{
-    App, Config, Stopped, TokenError, check_health, describe_identity, init_logging,
-    install_signal_handlers, log_panics, openapi_json, token,
-};
-
-const USAGE: &str = "\
-usage: backend                     serve the API (configured by environment variables; see README)
-       backend healthcheck <url>   exit 0 if <url> answers HTTP 200 within 5 s
-       backend openapi             print the OpenAPI document
-       backend identity            print this process's uid, gid, privilege flags and capabilities
-       backend token SUB [--ttl D] print a JWT for user SUB, valid for D (default 1h; 90s, 30m, 2d),
-                                   signed with BETTER_AUTH_SECRET (and JWT_ISSUER, JWT_AUDIENCE)
-       backend --version";
-
-/// Exit status for a missing or invalid environment variable (sysexits' EX_CONFIG).
-const EXIT_CONFIG: u8 = 78;
+use backend::{App, Config, Stopped, cli, init_logging, install_signal_handlers, log_panics};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,35 +14,7 @@ fn main() -> ExitCode {
         .as_slice()
     {
         [] | ["serve"] => serve(),
-        ["healthcheck", url] => probe(url),
-        ["openapi"] => {
-            print!("{}", openapi_json());
-            ExitCode::SUCCESS
-        }
-        ["identity"] => match describe_identity() {
-            Ok(line) => {
-                println!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("{error}");
-                ExitCode::FAILURE
-            }
-        },
-        ["token", subject] => print_token(subject, None),
-        ["token", subject, "--ttl", ttl] => print_token(subject, Some(ttl)),
-        ["--version" | "-V"] => {
-            println!("backend {}", backend::VERSION);
-            ExitCode::SUCCESS
-        }
-        ["--help" | "-h"] => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+        command => cli::run(command),
     }
 }
 
@@ -63,7 +23,7 @@ fn serve() -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitCode::from(cli::EXIT_CONFIG);
         }
     };
     // Dropped last, on every return below and when a panic unwinds main: the buffered log
@@ -98,37 +58,7 @@ fn serve() -> ExitCode {
         };
         match app.run_until(stop).await {
             Stopped::Gracefully => ExitCode::SUCCESS,
-            Stopped::GracePeriodExceeded => ExitCode::FAILURE,
+            Stopped::GracePeriodExceeded | Stopped::ServerFailed => ExitCode::FAILURE,
         }
     })
-}
-
-fn probe(url: &str) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
-    match runtime.block_on(check_health(url)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("unhealthy: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn print_token(subject: &str, ttl: Option<&str>) -> ExitCode {
-    match token(subject, ttl) {
-        Ok(token) => {
-            println!("{token}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("{error}");
-            match error {
-                TokenError::Config(_) => ExitCode::from(EXIT_CONFIG),
-                TokenError::Usage(_) => ExitCode::from(2),
-            }
-        }
-    }
 }

@@ -63,18 +63,6 @@ pub fn method_label(method: &Method) -> &'static str {
 
 impl Metrics {
     pub fn new(version: &str) -> Metrics {
-        let registry = Registry::new();
-        let register = |collector: Box<dyn prometheus::core::Collector>| {
-            registry
-                .register(collector)
-                .expect("metric names are unique");
-        };
-        let requests = counter_vec(
-            "http_requests_total",
-            "HTTP requests answered, by route template and status.",
-            &["method", "route", "status"],
-        );
-        register(Box::new(requests.clone()));
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -84,71 +72,77 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("valid metric");
-        register(Box::new(latency.clone()));
-        let in_flight = gauge("http_requests_in_flight", "HTTP requests being served.");
-        register(Box::new(in_flight.clone()));
-        let pool = gauge_vec(
-            "db_pool_connections",
-            "Database pool: max (configured size), open, in_use, and waiting (requests queued for a connection).",
-            &["state"],
-        );
-        register(Box::new(pool.clone()));
-        let reads = gauge_vec(
-            "db_shared_reads",
-            "Reads on the shared (pipelined) database connections: max (DB_MAX_READS_IN_FLIGHT) and in_flight.",
-            &["state"],
-        );
-        register(Box::new(reads.clone()));
-        let db_up = gauge(
-            "db_up",
-            "1 if the last database health check succeeded, 0 if it failed.",
-        );
-        register(Box::new(db_up.clone()));
-        let connections_open = gauge(
-            "http_connections_open",
-            "Client connections open (HTTP_MAX_CONNECTIONS caps them).",
-        );
-        register(Box::new(connections_open.clone()));
-        let connections_refused = IntCounter::new(
-            "http_connections_refused_total",
-            "Client connections answered 503 and closed because HTTP_MAX_CONNECTIONS were open.",
-        )
-        .expect("valid metric");
-        register(Box::new(connections_refused.clone()));
-        let jwks_fetches = counter_vec(
-            "jwks_fetches_total",
-            "Fetches of Better Auth's JWKS (BETTER_AUTH_URL), by outcome: success or error.",
-            &["outcome"],
-        );
-        register(Box::new(jwks_fetches.clone()));
-        let jwks_keys = gauge(
-            "jwks_keys",
-            "Public keys held from Better Auth's JWKS (0 without BETTER_AUTH_URL).",
-        );
-        register(Box::new(jwks_keys.clone()));
+        let metrics = Metrics {
+            registry: Registry::new(),
+            requests: counter_vec(
+                "http_requests_total",
+                "HTTP requests answered, by route template and status.",
+                &["method", "route", "status"],
+            ),
+            latency,
+            in_flight: gauge("http_requests_in_flight", "HTTP requests being served."),
+            pool: gauge_vec(
+                "db_pool_connections",
+                "Database pool: max (configured size), open, in_use, and waiting (requests queued for a connection).",
+                &["state"],
+            ),
+            reads: gauge_vec(
+                "db_shared_reads",
+                "Reads on the shared (pipelined) database connections: max (DB_MAX_READS_IN_FLIGHT) and in_flight.",
+                &["state"],
+            ),
+            db_up: gauge(
+                "db_up",
+                "1 if the last database health check succeeded, 0 if it failed.",
+            ),
+            connections_open: gauge(
+                "http_connections_open",
+                "Client connections open (HTTP_MAX_CONNECTIONS caps them).",
+            ),
+            connections_refused: IntCounter::new(
+                "http_connections_refused_total",
+                "Client connections answered 503 and closed because HTTP_MAX_CONNECTIONS were open.",
+            )
+            .expect("valid metric"),
+            jwks_fetches: counter_vec(
+                "jwks_fetches_total",
+                "Fetches of Better Auth's JWKS (BETTER_AUTH_URL), by outcome: success or error.",
+                &["outcome"],
+            ),
+            jwks_keys: gauge(
+                "jwks_keys",
+                "Public keys held from Better Auth's JWKS (0 without BETTER_AUTH_URL).",
+            ),
+        };
+        metrics.register(version);
+        metrics
+    }
+
+    /// Registers every metric, the build's version and the process's own.
+    fn register(&self, version: &str) {
         let build_info = gauge_vec(
             "backend_build_info",
             "Always 1; labels describe the running build.",
             &["version"],
         );
         build_info.with_label_values(&[version]).set(1);
-        register(Box::new(build_info));
-        register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ));
-
-        Metrics {
-            registry,
-            requests,
-            latency,
-            in_flight,
-            pool,
-            reads,
-            db_up,
-            connections_open,
-            connections_refused,
-            jwks_fetches,
-            jwks_keys,
+        for collector in [
+            Box::new(self.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(self.latency.clone()),
+            Box::new(self.in_flight.clone()),
+            Box::new(self.pool.clone()),
+            Box::new(self.reads.clone()),
+            Box::new(self.db_up.clone()),
+            Box::new(self.connections_open.clone()),
+            Box::new(self.connections_refused.clone()),
+            Box::new(self.jwks_fetches.clone()),
+            Box::new(self.jwks_keys.clone()),
+            Box::new(build_info),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ] {
+            self.registry
+                .register(collector)
+                .expect("metric names are unique");
         }
     }
 

@@ -73,7 +73,7 @@ struct Batch {
     closed: bool,
 }
 
-struct Shared<W> {
+struct LogPipe<W> {
     batch: Mutex<Batch>,
     wake: Condvar,
     output: Mutex<W>,
@@ -81,7 +81,7 @@ struct Shared<W> {
 
 /// A `MakeWriter` whose writes land in a shared in-memory batch.
 pub struct BatchedWriter<W: Write + Send + 'static> {
-    shared: Arc<Shared<W>>,
+    shared: Arc<LogPipe<W>>,
 }
 
 impl<W: Write + Send + 'static> Clone for BatchedWriter<W> {
@@ -95,7 +95,7 @@ impl<W: Write + Send + 'static> Clone for BatchedWriter<W> {
 impl<W: Write + Send + 'static> BatchedWriter<W> {
     pub fn new(output: W) -> BatchedWriter<W> {
         BatchedWriter {
-            shared: Arc::new(Shared {
+            shared: Arc::new(LogPipe {
                 batch: Mutex::new(Batch {
                     lines: Vec::with_capacity(64 * 1024),
                     closed: false,
@@ -154,7 +154,7 @@ impl<W: Write + Send + 'static> BatchedWriter<W> {
 }
 
 /// Takes the batch and writes it in one go.
-fn flush<W: Write>(shared: &Shared<W>) {
+fn flush<W: Write>(shared: &LogPipe<W>) {
     let mut output = shared.output.lock().unwrap_or_else(|e| e.into_inner());
     let lines = {
         let mut batch = shared.batch.lock().unwrap_or_else(|e| e.into_inner());

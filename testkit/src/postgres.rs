@@ -4,9 +4,9 @@
 //! The server is stopped when the value is dropped, and the kernel stops it if the thread that
 //! started it dies first (`PR_SET_PDEATHSIG`), so a crashed test leaves no server behind.
 //! [`shared_admin_url`] gives every test in a binary one server to create fresh databases on;
-//! set `TEST_DATABASE_URL` to use an existing server instead.
+//! set `TEST_DATABASE_URL` to use an existing server instead. [`PgServer::freeze`] makes a server
+//! hang the way a stuck or partitioned database node does, for fault tests.
 
-use std::ffi::CString;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
 use anyhow::{Context, Result, anyhow, bail};
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, User, geteuid};
 
 /// How a throwaway server is tuned.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +31,9 @@ pub struct PgOptions {
     pub settings: Vec<(String, String)>,
     /// Certificate and key: the server then accepts TLS connections.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The superuser's password: TCP connections must then give it (SCRAM), and [`PgServer::url`]
+    /// carries it. Without one, every connection is trusted.
+    pub password: Option<String>,
 }
 
 pub struct PgServer {
@@ -37,6 +43,8 @@ pub struct PgServer {
     options: PgOptions,
     owner: Option<(u32, u32)>,
     child: Option<Child>,
+    /// Between [`PgServer::freeze`] and [`PgServer::thaw`].
+    frozen: bool,
 }
 
 impl PgServer {
@@ -49,7 +57,7 @@ impl PgServer {
         let bin_dir = find_bin_dir()?;
         let data_dir = fresh_data_dir()?;
         // Postgres refuses to run as root; CI runs as root, so hand the server to `postgres`.
-        let owner = if unsafe { libc::geteuid() } == 0 {
+        let owner = if geteuid().is_root() {
             Some(lookup_user("postgres").context(
                 "running as root, and PostgreSQL refuses root: a 'postgres' user is needed (the postgresql package creates it)",
             )?)
@@ -67,17 +75,30 @@ impl PgServer {
         initdb
             .arg("--pgdata")
             .arg(&data_dir)
-            .args([
-                "--username=postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-            ])
+            .args(["--username=postgres", "--encoding=UTF8", "--locale=C"])
             .arg("--no-sync")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        match &options.password {
+            None => {
+                initdb.arg("--auth=trust");
+            }
+            Some(password) => {
+                // Outside the data directory: initdb wants that empty.
+                let file = data_dir.with_extension("pwfile");
+                fs::write(&file, password).context("writing the password file")?;
+                if let Some((uid, gid)) = owner {
+                    chown(&file, uid, gid)?;
+                }
+                initdb
+                    .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                    .arg(format!("--pwfile={}", file.display()));
+            }
+        }
         run_as(&mut initdb, owner);
-        let output = initdb.output().context("running initdb")?;
+        let output = initdb.output().context("running initdb");
+        let _ = fs::remove_file(data_dir.with_extension("pwfile"));
+        let output = output?;
         if !output.status.success() {
             bail!(
                 "initdb failed: {}",
@@ -91,6 +112,7 @@ impl PgServer {
             options,
             owner,
             child: None,
+            frozen: false,
         };
         server.resume()?;
         Ok(server)
@@ -105,20 +127,29 @@ impl PgServer {
         &self.bin_dir
     }
 
-    /// A URL for `database` as the superuser.
+    /// A URL for `database` as the superuser (with the password, if the server has one).
     pub fn url(&self, database: &str) -> String {
+        let password = self
+            .options
+            .password
+            .as_ref()
+            .map(|password| format!(":{password}"))
+            .unwrap_or_default();
         format!(
-            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
+            "postgres://postgres{password}@127.0.0.1:{}/{database}?sslmode=disable",
             self.port
         )
     }
 
     /// Stops the server with a fast shutdown: clients are disconnected at once.
     pub fn stop(&mut self) -> Result<()> {
+        if self.frozen {
+            self.thaw()?;
+        }
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let _ = kill(pid_of(&child), Signal::SIGINT);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if child.try_wait()?.is_some() {
@@ -180,11 +211,13 @@ impl PgServer {
             command.args(["-c", &format!("{name}={value}")]);
         }
         run_as(&mut command, self.owner);
+        // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+        // calls are allowed; it makes one prctl(2) system call and touches no memory of the
+        // parent (no allocation, no locks).
         unsafe {
             command.pre_exec(|| {
                 // Stop with the thread that started us, even if it never gets to drop us.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
-                Ok(())
+                nix::sys::prctl::set_pdeathsig(Signal::SIGQUIT).map_err(std::io::Error::from)
             });
         }
         let child = command.spawn().context("starting postgres")?;
@@ -218,6 +251,97 @@ impl PgServer {
                 );
             }
             thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl PgServer {
+    /// Freezes the server the way a hung or stopped database node looks to its clients: SIGSTOP
+    /// to the postmaster (first, so that it starts no new backend), then to every process it has
+    /// started (backends, background workers). Open connections stay open and the kernel still
+    /// accepts new ones into the listen backlog, but nothing answers until [`PgServer::thaw`].
+    pub fn freeze(&mut self) -> Result<()> {
+        let postmaster = self.postmaster()?;
+        signal(postmaster, Signal::SIGSTOP)?;
+        self.frozen = true;
+        let mut stopped = vec![postmaster];
+        for child in children_of(postmaster)? {
+            // A backend that exited meanwhile is no error.
+            if signal(child, Signal::SIGSTOP).is_ok() {
+                stopped.push(child);
+            }
+        }
+        for pid in stopped {
+            wait_for_state(pid, |state| state == 'T', "stopped")?;
+        }
+        Ok(())
+    }
+
+    /// Lets a frozen server go on: its processes pick up where they were stopped.
+    pub fn thaw(&mut self) -> Result<()> {
+        let postmaster = self.postmaster()?;
+        for child in children_of(postmaster)? {
+            let _ = signal(child, Signal::SIGCONT);
+        }
+        signal(postmaster, Signal::SIGCONT)?;
+        self.frozen = false;
+        Ok(())
+    }
+
+    fn postmaster(&self) -> Result<Pid> {
+        self.child
+            .as_ref()
+            .map(pid_of)
+            .with_context(|| format!("postgres on port {} is not running", self.port))
+    }
+}
+
+fn pid_of(child: &Child) -> Pid {
+    Pid::from_raw(child.id() as i32)
+}
+
+fn signal(pid: Pid, signal: Signal) -> Result<()> {
+    kill(pid, signal).with_context(|| format!("sending {signal} to process {pid}"))
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name (which may hold spaces and
+/// parentheses, so the split is at the last `)`): state, parent pid, ...
+fn proc_stat(pid: Pid) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The processes whose parent is `parent`, from `/proc`.
+fn children_of(parent: Pid) -> Result<Vec<Pid>> {
+    let mut children = Vec::new();
+    for entry in fs::read_dir("/proc").context("reading /proc")?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let pid = Pid::from_raw(pid);
+        if proc_stat(pid)
+            .and_then(|fields| fields.get(1)?.parse().ok())
+            .is_some_and(|ppid: i32| ppid == parent.as_raw())
+        {
+            children.push(pid);
+        }
+    }
+    Ok(children)
+}
+
+/// Waits until the state letter of `pid` in `/proc` satisfies `wanted` (or the process is gone).
+fn wait_for_state(pid: Pid, wanted: impl Fn(char) -> bool, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let state = proc_stat(pid).and_then(|fields| fields.first()?.chars().next());
+        match state {
+            None => return Ok(()),
+            Some(state) if wanted(state) => return Ok(()),
+            Some(state) if Instant::now() > deadline => {
+                bail!("process {pid} not {what} within 5 s (state {state})")
+            }
+            Some(_) => thread::sleep(Duration::from_millis(5)),
         }
     }
 }
@@ -377,8 +501,9 @@ fn remove_abandoned(root: &Path) {
             .to_str()
             .and_then(|n| n.split('-').next())
             .and_then(|p| p.parse::<i32>().ok());
+        // Signal 0 checks that the process exists without sending anything.
         if let Some(pid) = pid
-            && unsafe { libc::kill(pid, 0) } != 0
+            && kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH)
         {
             let _ = fs::remove_dir_all(entry.path());
         }
@@ -395,14 +520,12 @@ fn run_as(command: &mut Command, owner: Option<(u32, u32)>) {
     }
 }
 
+/// The uid and gid of user `name` (getpwnam_r: other threads may look users up too).
 fn lookup_user(name: &str) -> Result<(u32, u32)> {
-    let c_name = CString::new(name)?;
-    let entry = unsafe { libc::getpwnam(c_name.as_ptr()) };
-    if entry.is_null() {
-        bail!("user {name:?} does not exist");
-    }
-    let entry = unsafe { &*entry };
-    Ok((entry.pw_uid, entry.pw_gid))
+    let user = User::from_name(name)
+        .with_context(|| format!("looking up user {name:?}"))?
+        .with_context(|| format!("user {name:?} does not exist"))?;
+    Ok((user.uid.as_raw(), user.gid.as_raw()))
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
@@ -413,8 +536,64 @@ fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+    use std::time::Duration;
 
-    use super::{replace_database, version_of};
+    use tokio::time::timeout;
+    use tokio_postgres::NoTls;
+    use tokio_postgres::error::SqlState;
+
+    use super::{PgOptions, PgServer, replace_database, version_of};
+
+    #[tokio::test]
+    async fn a_frozen_server_answers_nothing_until_thawed() {
+        let mut server = PgServer::start().unwrap();
+        let url = server.url("postgres");
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+
+        server.freeze().unwrap();
+        let query = client.simple_query("SELECT 1");
+        tokio::pin!(query);
+        let waited = Duration::from_millis(500);
+        assert!(
+            timeout(waited, &mut query).await.is_err(),
+            "a query was answered by a frozen server"
+        );
+        assert!(
+            timeout(waited, tokio_postgres::connect(&url, NoTls))
+                .await
+                .is_err(),
+            "a frozen server completed a new connection"
+        );
+
+        server.thaw().unwrap();
+        timeout(Duration::from_secs(5), query)
+            .await
+            .expect("the query is answered after the thaw")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_server_with_a_password_refuses_a_wrong_one() {
+        let server = PgServer::start_with(PgOptions {
+            password: Some("right-password".into()),
+            ..PgOptions::default()
+        })
+        .unwrap();
+        let url = server.url("postgres");
+        assert!(url.contains(":right-password@"), "{url}");
+        // Authentication is part of connecting.
+        let (_client, _connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("the right password is accepted");
+        let wrong = url.replace(":right-password@", ":wrong-password@");
+        let error = tokio_postgres::connect(&wrong, NoTls).await.err();
+        assert_eq!(
+            error.as_ref().and_then(|error| error.code()),
+            Some(&SqlState::INVALID_PASSWORD),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn the_newest_version_is_found_by_number_not_text() {

@@ -112,8 +112,12 @@ fn make_dev_serves_an_authenticated_api_and_ctrl_c_leaves_nothing_running() {
         );
     });
 
-    // Ctrl-C.
-    unsafe { libc::kill(-pid, libc::SIGINT) };
+    // Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT delivered");
     let deadline = Instant::now() + Duration::from_secs(40);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -175,6 +175,10 @@ fn unix_now() -> f64 {
         .map_or(0.0, |since| since.as_secs_f64())
 }
 
+/// 9999-12-31T23:59:59Z: later expiry times are refused by `mint`, as many JWT libraries refuse
+/// them (and JavaScript's numbers lose whole seconds beyond 2^53).
+const LAST_EXPIRY: u64 = 253_402_300_799;
+
 #[derive(Serialize)]
 struct MintedClaims<'a> {
     sub: &'a str,
@@ -189,13 +193,15 @@ struct MintedClaims<'a> {
 /// A token for `user` that the service accepts from `now` until `now + ttl`: HS256 with the
 /// configured secret, and the first JWT_ISSUER and JWT_AUDIENCE, if any, as `iss` and `aud`.
 /// For `backend token`, so developers need no other tool to call the API. None when `now +
-/// ttl` is past any date a token can carry.
+/// ttl` is past the year 9999 (or past what a number can hold).
 pub fn mint(config: &TokenConfig, user: &UserId, ttl: Duration, now: SystemTime) -> Option<String> {
     let iat = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let claims = MintedClaims {
         sub: user.as_str(),
         iat,
-        exp: iat.checked_add(ttl.as_secs())?,
+        exp: iat
+            .checked_add(ttl.as_secs())
+            .filter(|exp| *exp <= LAST_EXPIRY)?,
         iss: config.secret_claims.issuers.first().map(String::as_str),
         aud: config.secret_claims.audiences.first().map(String::as_str),
     };

@@ -15,8 +15,31 @@ pub enum DbError {
     #[error("no database connection became free within {0:?}")]
     Busy(Duration),
     /// Anything else: a bug or a schema mismatch.
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Query(tokio_postgres::Error),
+}
+
+impl DbError {
+    /// A query that got no answer within its client-side deadline: the database is frozen or cut
+    /// off (a slow statement would have been cancelled by the server's `statement_timeout`).
+    pub(super) fn no_answer(deadline: Duration) -> DbError {
+        DbError::Unavailable(format!(
+            "no answer within {deadline:?}; the connection was closed"
+        ))
+    }
+}
+
+/// An error and its causes, one after the other: tokio-postgres's own `Display` names only the
+/// kind ("db error"), and the server's message is in its source.
+pub(super) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl From<tokio_postgres::Error> for DbError {
@@ -33,7 +56,7 @@ impl From<tokio_postgres::Error> for DbError {
             || std::error::Error::source(&error)
                 .is_some_and(|source| source.is::<std::io::Error>());
         if transient {
-            DbError::Unavailable(error.to_string())
+            DbError::Unavailable(describe(&error))
         } else {
             DbError::Query(error)
         }

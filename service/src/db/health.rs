@@ -6,8 +6,11 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tokio::sync::Mutex;
+use tokio::task::AbortHandle;
 use tokio::time::{Instant, timeout};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_postgres::Client;
+
+use super::connect::Connector;
 
 /// Below the Kubernetes probes' 5 s timeout, so a slow database fails the check instead of the
 /// probe timing out first.
@@ -19,12 +22,13 @@ const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Concurrent checks share one round trip: a flood of probes or health requests makes at most
 /// one query in flight, and a result up to [`HEALTH_RESULT_MAX_AGE`] old is answered without
 /// one. Waiting for that shared round trip never counts as the database being slow; only the
-/// round trip itself failing or exceeding [`HEALTH_CHECK_TIMEOUT`] reports it unreachable.
+/// round trip itself failing or exceeding [`HEALTH_CHECK_TIMEOUT`] reports it unreachable, and
+/// then its connection is closed, so that a connection a frozen or cut-off database left
+/// hanging is not asked again.
 pub(super) struct HealthConnection {
-    driver_config: tokio_postgres::Config,
-    tls: MakeRustlsConnect,
-    /// Used by the one round trip in flight only.
-    client: Mutex<Option<tokio_postgres::Client>>,
+    connector: Connector,
+    /// Used by the one round trip in flight only; the task that drives it, to close it.
+    connection: Mutex<Option<(Client, AbortHandle)>>,
     latest: std::sync::Mutex<HealthState>,
 }
 
@@ -39,11 +43,10 @@ struct HealthState {
 const HEALTH_RESULT_MAX_AGE: Duration = Duration::from_secs(1);
 
 impl HealthConnection {
-    pub(super) fn new(driver_config: tokio_postgres::Config, tls: MakeRustlsConnect) -> Self {
+    pub(super) fn new(connector: Connector) -> Self {
         HealthConnection {
-            driver_config,
-            tls,
-            client: Mutex::new(None),
+            connector,
+            connection: Mutex::new(None),
             latest: std::sync::Mutex::new(HealthState::default()),
         }
     }
@@ -78,23 +81,22 @@ impl HealthConnection {
     }
 
     async fn round_trip(&self) -> bool {
+        let mut connection = self.connection.lock().await;
         let round_trip = async {
-            let mut client = self.client.lock().await;
-            if client.as_ref().is_none_or(|c| c.is_closed()) {
-                let (new_client, connection) = self.driver_config.connect(self.tls.clone()).await?;
-                tokio::spawn(connection);
-                *client = Some(new_client);
-            }
-            let result = client
+            if connection
                 .as_ref()
-                .expect("just connected")
-                .simple_query("SELECT 1")
-                .await;
-            if result.is_err() {
-                *client = None;
+                .is_none_or(|(client, _)| client.is_closed())
+            {
+                let (client, driver) = self.connector.open(None).await.ok()?;
+                *connection = Some((client, driver.stop));
             }
-            result.map(|_| ())
+            let (client, _) = connection.as_ref()?;
+            client.simple_query("SELECT 1").await.ok()
         };
-        matches!(timeout(HEALTH_CHECK_TIMEOUT, round_trip).await, Ok(Ok(())))
+        let answered = matches!(timeout(HEALTH_CHECK_TIMEOUT, round_trip).await, Ok(Some(_)));
+        if !answered && let Some((_, driver)) = connection.take() {
+            driver.abort();
+        }
+        answered
     }
 }

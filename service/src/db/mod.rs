@@ -1,10 +1,20 @@
-//! The database: a connection pool for requests, a separate connection for health checks
-//! ([`health`]), and the start-up sequence (connect, retry within a deadline, migrate).
+//! The database: a connection pool for requests, connections shared by reads ([`shared`]), a
+//! separate connection for health checks ([`health`]), the start-up sequence (connect, retry
+//! within a deadline, migrate: [`startup`]), and the tasks table ([`tasks::TaskStore`]).
+//!
+//! Every call that waits on the database has a deadline of its own, because a frozen or
+//! partitioned database does not close connections, it stops answering: opening a connection
+//! (`DB_CONNECT_TIMEOUT_MS` for all of it, [`connect`]), waiting for a pooled connection or a
+//! read's turn (`DB_POOL_TIMEOUT_MS`), a query ([`QUERY_DEADLINE_MARGIN`] past the server's
+//! `statement_timeout`), the health check (2 s), start-up (`DB_STARTUP_TIMEOUT_SECS`).
 
+mod connect;
 mod error;
 mod health;
 mod migrations;
 mod shared;
+mod startup;
+pub mod tasks;
 mod tls;
 mod url;
 
@@ -12,21 +22,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{
-    HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Status,
+    HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Status,
     TimeoutType,
 };
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres_rustls::MakeRustlsConnect;
-use tracing::{info, warn};
+use tracing::info;
 
+use self::connect::Connector;
 pub use self::error::DbError;
 use self::health::HealthConnection;
 pub use self::migrations::MIGRATION_LOCK_KEY;
 pub use self::shared::SharedConfig;
 use self::shared::{Opener, SharedConnections};
+pub use self::startup::StartupError;
 pub use self::url::DatabaseUrl;
+
+/// How long past the server's `statement_timeout` a query may go unanswered before it is
+/// given up and its connection closed. A slow statement is cancelled by the server at
+/// `statement_timeout` and its error arrives well within this; a query still unanswered after
+/// it is held by a database that is frozen, cut off, or stuck where no statement timeout
+/// reaches (a synchronous commit waiting for a standby).
+pub const QUERY_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 /// Everything needed to open and size the connections.
 #[derive(Debug, Clone)]
@@ -39,6 +57,8 @@ pub struct DatabaseConfig {
     /// Longest a request waits for a pooled connection, or a read for its place, before it is
     /// answered with 503.
     pub pool_timeout: Duration,
+    /// Longest the opening of one connection may take, all of it (TCP, TLS, authentication,
+    /// session settings).
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
     /// How long start-up may take: connecting (retrying an unreachable database) and applying
@@ -46,136 +66,63 @@ pub struct DatabaseConfig {
     pub startup_timeout: Duration,
 }
 
-/// A pooled connection.
-pub type Connection = deadpool_postgres::Object;
-
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("database TLS configuration: {0}")]
-    Tls(String),
-    #[error("database {url} unreachable after {waited:?}: {reason}")]
-    Unreachable {
-        url: String,
-        waited: Duration,
-        reason: String,
-    },
-    #[error("database pool: {0}")]
-    Pool(String),
-    #[error("database migration failed: {0}")]
-    Migration(tokio_postgres::Error),
-    #[error(
-        "database migrations did not finish within the start-up deadline of {0:?} \
-         (DB_STARTUP_TIMEOUT_SECS); another replica may be holding the migration lock"
-    )]
-    MigrationDeadline(Duration),
+impl DatabaseConfig {
+    /// How long a query may go unanswered: see [`QUERY_DEADLINE_MARGIN`].
+    pub fn query_deadline(&self) -> Duration {
+        self.statement_timeout + QUERY_DEADLINE_MARGIN
+    }
 }
+
+/// A pooled connection.
+type Connection = Object;
 
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     pool_timeout: Duration,
+    query_deadline: Duration,
     shared: Arc<SharedConnections>,
     health: Arc<HealthConnection>,
 }
 
 impl Database {
-    /// Connects, retrying until `config.startup_timeout` has passed, then applies migrations.
+    /// Connects, retrying until `config.startup_timeout` has passed while the database may
+    /// still come, then applies migrations and opens the request connections.
     pub async fn connect(config: &DatabaseConfig) -> Result<Database, StartupError> {
+        let deadline = Instant::now() + config.startup_timeout;
         let tls = tls::connector(
             config.url.tls_mode(),
             config.url.root_cert().map(|path| path.as_path()),
         )
         .map_err(StartupError::Tls)?;
-        let mut driver_config = config.url.driver_config().clone();
-        driver_config
-            .connect_timeout(config.connect_timeout)
-            // Notice a vanished peer within about half a minute instead of the kernel's two hours.
-            .keepalives_idle(Duration::from_secs(15))
-            .keepalives_interval(Duration::from_secs(5))
-            .keepalives_retries(3);
-
-        let pool = build_pool(&driver_config, tls.clone(), config)?;
-        let health = Arc::new(HealthConnection::new(driver_config.clone(), tls.clone()));
+        let connector = Connector::new(config.url.driver_config(), tls, config.connect_timeout);
 
         // Migrations run on a connection of their own, outside the pool: the pool's connections
         // carry the statement timeout, which would also bound the wait for the migration lock
         // while another replica migrates. The start-up deadline bounds both instead.
-        let started = Instant::now();
-        let deadline = started + config.startup_timeout;
-        let mut retry_delay = Duration::from_millis(250);
-        let mut client = loop {
-            match driver_config.connect(tls.clone()).await {
-                Ok((client, connection)) => {
-                    tokio::spawn(connection);
-                    break client;
-                }
-                Err(error) if started.elapsed() + retry_delay < config.startup_timeout => {
-                    warn!(database = %config.url, error = %error, "database not reachable yet; retrying");
-                    tokio::time::sleep(retry_delay).await;
-                    retry_delay = (retry_delay * 2).min(Duration::from_secs(5));
-                }
-                Err(error) => {
-                    return Err(StartupError::Unreachable {
-                        url: config.url.to_string(),
-                        waited: started.elapsed(),
-                        reason: error.to_string(),
-                    });
-                }
-            }
-        };
+        let mut client = startup::first_connection(&connector, &config.url, deadline).await?;
         info!(database = %config.url, tls = ?config.url.tls_mode(), "connected to database");
-
-        match tokio::time::timeout_at(deadline, migrations::run(&mut client)).await {
-            Ok(result) => result.map_err(StartupError::Migration)?,
+        match timeout_at(deadline, migrations::run(&mut client)).await {
+            Ok(result) => result?,
             // Dropping the client closes its connection; the server rolls the migration back.
             Err(_) => return Err(StartupError::MigrationDeadline(config.startup_timeout)),
         };
         info!("database schema is up to date");
-        // One pooled connection and the shared ones now, so connections that cannot be opened
-        // (their session settings refused, say) fail start-up rather than the first request.
-        match tokio::time::timeout_at(deadline, pool.get()).await {
-            Ok(Ok(_first)) => {}
-            Ok(Err(error)) => return Err(StartupError::Pool(error.to_string())),
-            Err(_) => {
-                return Err(StartupError::Pool(
-                    "no pooled connection within the start-up deadline".into(),
-                ));
-            }
-        }
-        let opener = Opener {
-            driver_config,
-            tls,
-            statement_timeout: config.statement_timeout,
-        };
-        let shared = match tokio::time::timeout_at(
-            deadline,
-            SharedConnections::open(config.shared, config.pool_timeout, opener),
-        )
-        .await
-        {
-            Ok(Ok(shared)) => shared,
-            Ok(Err(error)) => {
-                return Err(StartupError::Pool(format!("shared connections: {error}")));
-            }
-            Err(_) => {
-                return Err(StartupError::Pool(
-                    "no shared connections within the start-up deadline".into(),
-                ));
-            }
-        };
+        drop(client);
 
+        let (pool, shared) = open_request_connections(&connector, config, deadline).await?;
         Ok(Database {
             pool,
             pool_timeout: config.pool_timeout,
+            query_deadline: config.query_deadline(),
             shared,
-            health,
+            health: Arc::new(HealthConnection::new(connector)),
         })
     }
 
     /// A pooled connection, or an error within the pool wait timeout: requests never queue
     /// longer than that, whether the pool is busy or the database is gone.
-    pub async fn acquire(&self) -> Result<Connection, DbError> {
+    async fn acquire(&self) -> Result<Connection, DbError> {
         match timeout(self.pool_timeout, self.pool.get()).await {
             Err(_) | Ok(Err(PoolError::Timeout(TimeoutType::Wait))) => {
                 let status = self.pool.status();
@@ -191,8 +138,27 @@ impl Database {
         }
     }
 
+    /// Runs `work` on a pooled connection, and gives up on it after the query deadline. The
+    /// connection is then closed rather than returned to the pool: a frozen or cut-off database
+    /// would keep it waiting, and the next request with it.
+    async fn with_connection<T>(
+        &self,
+        work: impl AsyncFnOnce(&Connection) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, DbError> {
+        let connection = self.acquire().await?;
+        let answer = timeout(self.query_deadline, work(&connection)).await;
+        match answer {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                // Out of the pool; dropping it stops its task, which closes the socket.
+                drop(Object::take(connection));
+                Err(DbError::no_answer(self.query_deadline))
+            }
+        }
+    }
+
     /// The first row, if any, of [`Database::read`].
-    pub async fn read_opt(
+    async fn read_opt(
         &self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
@@ -201,24 +167,23 @@ impl Database {
     }
 
     /// The rows of a single-statement read on a shared connection (a pooled one while none is
-    /// open).
-    pub async fn read(
+    /// open), within the query deadline.
+    async fn read(
         &self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, DbError> {
         let turn = self.shared.turn().await?;
-        Ok(match &turn.connection {
-            Some(shared) => {
-                let statement = shared.statement(sql).await?;
-                shared.client.query(&statement, params).await?
-            }
+        match &turn.connection {
+            Some(shared) => shared.query(sql, params, self.query_deadline).await,
             None => {
-                let connection = self.acquire().await?;
-                let statement = connection.prepare_cached(sql).await?;
-                connection.query(&statement, params).await?
+                self.with_connection(async |connection| {
+                    let statement = connection.prepare_cached(sql).await?;
+                    connection.query(&statement, params).await
+                })
+                .await
             }
-        })
+        }
     }
 
     /// Reads in flight on the shared connections, and how many may be.
@@ -243,17 +208,51 @@ impl Database {
     }
 }
 
-fn build_pool(
-    driver_config: &tokio_postgres::Config,
-    tls: MakeRustlsConnect,
+/// The pool and the shared read connections, with one pooled connection and every shared one
+/// open, so that connections that cannot be opened (their session settings refused, say) fail
+/// start-up rather than the first request.
+async fn open_request_connections(
+    connector: &Connector,
     config: &DatabaseConfig,
-) -> Result<Pool, StartupError> {
+    deadline: Instant,
+) -> Result<(Pool, Arc<SharedConnections>), StartupError> {
+    let pool = build_pool(connector, config)?;
+    match timeout_at(deadline, pool.get()).await {
+        Ok(Ok(_first)) => {}
+        Ok(Err(error)) => return Err(StartupError::Pool(error.to_string())),
+        Err(_) => {
+            return Err(StartupError::Pool(
+                "no pooled connection within the start-up deadline".into(),
+            ));
+        }
+    }
+    let opener = Opener {
+        connector: connector.clone(),
+        statement_timeout: config.statement_timeout,
+    };
+    let opening = SharedConnections::open(config.shared, config.pool_timeout, opener);
+    let shared = match timeout_at(deadline, opening).await {
+        Ok(Ok(shared)) => shared,
+        Ok(Err(error)) => {
+            return Err(StartupError::Pool(format!("shared connections: {error}")));
+        }
+        Err(_) => {
+            return Err(StartupError::Pool(
+                "no shared connections within the start-up deadline".into(),
+            ));
+        }
+    };
+    Ok((pool, shared))
+}
+
+fn build_pool(connector: &Connector, config: &DatabaseConfig) -> Result<Pool, StartupError> {
     let manager = Manager::from_config(
-        driver_config.clone(),
-        tls,
+        connector.driver_config().clone(),
+        connector.tls(),
         ManagerConfig {
             // A closed connection (database restarted) is replaced on checkout; an open one is
-            // trusted, which saves a round trip per request.
+            // trusted, which saves a round trip per request. One that stops answering is taken
+            // out by the query deadline (`Database::with_connection`).
             recycling_method: RecyclingMethod::Fast,
         },
     );
@@ -263,8 +262,8 @@ fn build_pool(
     );
     Pool::builder(manager)
         .max_size(config.pool_size)
-        .create_timeout(Some(config.connect_timeout))
-        .recycle_timeout(Some(config.connect_timeout))
+        .create_timeout(Some(connector.deadline()))
+        .recycle_timeout(Some(connector.deadline()))
         .runtime(Runtime::Tokio1)
         // A session setting rather than a startup option: connection poolers such as PgBouncer
         // reject unknown startup options.

@@ -17,6 +17,10 @@
 //! growing pause (up to [`MAX_RECONNECT_PAUSE`]) while the database is away; meanwhile reads use
 //! the connections that are open, and with none open an exclusive pooled connection, so reads
 //! recover from an outage as soon as writes do.
+//!
+//! A frozen or cut-off database does not break a connection: it stops answering. A read that
+//! gets no answer within its deadline closes its shared connection, which fails every read
+//! queued on it at once (they would wait just as long) and gets it replaced.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,10 +28,13 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, oneshot};
-use tokio_postgres::{Client, Statement};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio::task::AbortHandle;
+use tokio::time::timeout;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
 use tracing::{info, warn};
 
+use super::connect::{ConnectError, Connector};
 use super::error::DbError;
 
 const FIRST_RECONNECT_PAUSE: Duration = Duration::from_millis(100);
@@ -52,12 +59,11 @@ pub(super) struct SharedConnections {
     closed: AtomicBool,
 }
 
-/// What it takes to open one shared connection: the driver's settings, TLS, and the session
-/// setting every connection of the service carries.
+/// What it takes to open one shared connection: the connector, and the session setting every
+/// connection of the service carries.
 #[derive(Clone)]
 pub(super) struct Opener {
-    pub driver_config: tokio_postgres::Config,
-    pub tls: MakeRustlsConnect,
+    pub connector: Connector,
     pub statement_timeout: Duration,
 }
 
@@ -65,24 +71,19 @@ pub(super) struct Opener {
 type Ended = oneshot::Receiver<()>;
 
 impl Opener {
-    async fn open(&self) -> Result<(Arc<Shared>, Ended), tokio_postgres::Error> {
-        let (client, connection) = self.driver_config.connect(self.tls.clone()).await?;
-        let (ended, ended_watch) = oneshot::channel();
-        tokio::spawn(async move {
-            let _ = connection.await;
-            let _ = ended.send(());
-        });
-        client
-            .batch_execute(&format!(
-                "SET statement_timeout = {}",
-                self.statement_timeout.as_millis()
-            ))
-            .await?;
-        let shared = Arc::new(Shared {
+    async fn open(&self) -> Result<(Arc<ReadConnection>, Ended), ConnectError> {
+        let setup = format!(
+            "SET statement_timeout = {}",
+            self.statement_timeout.as_millis()
+        );
+        let (client, driver) = self.connector.open(Some(&setup)).await?;
+        let shared = Arc::new(ReadConnection {
             client,
             statements: Mutex::new(HashMap::new()),
+            driver: driver.stop,
+            stopped: AtomicBool::new(false),
         });
-        Ok((shared, ended_watch))
+        Ok((shared, driver.ended))
     }
 }
 
@@ -90,18 +91,45 @@ impl Opener {
 /// open (the database is away, or they are being replaced).
 pub(super) struct Turn {
     _place: tokio::sync::OwnedSemaphorePermit,
-    pub connection: Option<Arc<Shared>>,
+    pub connection: Option<Arc<ReadConnection>>,
 }
 
 /// One shared connection and the statements prepared on it.
-pub(super) struct Shared {
-    pub client: Client,
+pub(super) struct ReadConnection {
+    client: Client,
     statements: Mutex<HashMap<&'static str, Statement>>,
+    /// Stops the connection's task, which closes the connection at once.
+    driver: AbortHandle,
+    /// Set when the task is stopped, which takes effect when the runtime next gets to it: no read
+    /// is sent on the connection in between.
+    stopped: AtomicBool,
 }
 
-impl Shared {
+impl ReadConnection {
+    /// The rows of `sql`, or [`DbError::no_answer`] after `deadline`, which also closes this
+    /// connection (its task ends, and with it every read queued on it).
+    pub async fn query(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        deadline: Duration,
+    ) -> Result<Vec<Row>, DbError> {
+        let answer = async {
+            let statement = self.statement(sql).await?;
+            self.client.query(&statement, params).await
+        };
+        match timeout(deadline, answer).await {
+            Ok(rows) => Ok(rows?),
+            Err(_) => {
+                self.stopped.store(true, Ordering::SeqCst);
+                self.driver.abort();
+                Err(DbError::no_answer(deadline))
+            }
+        }
+    }
+
     /// `sql` prepared on this connection: once, then from the cache.
-    pub async fn statement(&self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+    async fn statement(&self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
         if let Some(statement) = self
             .statements
             .lock()
@@ -122,19 +150,19 @@ impl Shared {
 #[derive(Default)]
 struct Slot {
     /// None while the connection is being replaced.
-    current: RwLock<Option<Arc<Shared>>>,
+    current: RwLock<Option<Arc<ReadConnection>>>,
 }
 
 impl Slot {
-    fn open_connection(&self) -> Option<Arc<Shared>> {
+    fn open_connection(&self) -> Option<Arc<ReadConnection>> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .filter(|shared| !shared.client.is_closed())
+            .filter(|shared| !shared.stopped.load(Ordering::SeqCst) && !shared.client.is_closed())
     }
 
-    fn set(&self, shared: Option<Arc<Shared>>) {
+    fn set(&self, shared: Option<Arc<ReadConnection>>) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = shared;
     }
 }
@@ -145,7 +173,7 @@ impl SharedConnections {
         config: SharedConfig,
         wait: Duration,
         opener: Opener,
-    ) -> Result<Arc<SharedConnections>, tokio_postgres::Error> {
+    ) -> Result<Arc<SharedConnections>, ConnectError> {
         let mut slots = Vec::with_capacity(config.connections);
         let mut ends = Vec::with_capacity(config.connections);
         for _ in 0..config.connections {
@@ -233,6 +261,7 @@ async fn keep_open(connections: Weak<SharedConnections>, slot: usize, mut ended:
                 return;
             }
             this.slots[slot].set(None);
+            // Bounded by the connector's deadline, so a frozen database cannot hold this loop.
             match this.opener.open().await {
                 Ok((shared, ended)) => {
                     this.slots[slot].set(Some(shared));
@@ -247,5 +276,69 @@ async fn keep_open(connections: Weak<SharedConnections>, slot: usize, mut ended:
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::time::{Duration, Instant};
+
+    use testkit::postgres::PgServer;
+
+    use super::{Opener, SharedConfig, SharedConnections};
+    use crate::db::connect::Connector;
+    use crate::db::error::DbError;
+    use crate::db::tls;
+    use crate::db::url::TlsMode;
+
+    #[tokio::test]
+    async fn a_read_a_frozen_database_leaves_unanswered_closes_its_connection_for_a_new_one() {
+        let mut server = PgServer::start().unwrap();
+        let driver_config = tokio_postgres::Config::from_str(&server.url("postgres")).unwrap();
+        let tls = tls::connector(TlsMode::Disable, None).unwrap();
+        let opener = Opener {
+            connector: Connector::new(&driver_config, tls, Duration::from_millis(500)),
+            statement_timeout: Duration::from_secs(5),
+        };
+        let config = SharedConfig {
+            connections: 1,
+            max_queries: 16,
+        };
+        let shared = SharedConnections::open(config, Duration::from_millis(100), opener)
+            .await
+            .unwrap();
+        let deadline = Duration::from_millis(300);
+        let connection = shared.turn().await.unwrap().connection.expect("open");
+        connection.query("SELECT 1", &[], deadline).await.unwrap();
+
+        server.freeze().unwrap();
+        let asked = Instant::now();
+        let error = connection
+            .query("SELECT 1", &[], deadline)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DbError::Unavailable(_)), "{error}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert!(
+            shared.turn().await.unwrap().connection.is_none(),
+            "the stuck connection is closed, and no new one opens while the database is frozen"
+        );
+
+        server.thaw().unwrap();
+        let replaced = testkit::wait::until(
+            "the shared connection to be replaced",
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || async { shared.turn().await.ok()?.connection },
+        )
+        .await
+        .unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&replaced, &connection));
+        replaced.query("SELECT 1", &[], deadline).await.unwrap();
     }
 }

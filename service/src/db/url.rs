@@ -3,7 +3,10 @@
 //! tokio-postgres knows only `sslmode=disable|prefer|require` and rejects other libpq options, but
 //! connection strings handed out by managed Postgres providers use `verify-full` and
 //! `sslrootcert` too. Those two are taken out here and turned into the TLS policy of
-//! [`super::tls`]; everything else goes to tokio-postgres unchanged.
+//! [`super::tls`]; everything else goes to tokio-postgres unchanged, byte for byte: it decodes
+//! `%XX` as libpq does, and re-encoding the values (form encoding turns `%20` into `+`, which
+//! neither decodes) would change what reaches the server, `options=-c%20search_path%3Dapp`
+//! included.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -66,11 +69,13 @@ impl DatabaseUrl {
         let mut tls_mode = TlsMode::Prefer;
         let mut root_cert = None;
         let mut passed_on = Vec::new();
-        for (key, value) in url.query_pairs() {
-            match key.as_ref() {
-                "sslmode" => tls_mode = value.parse()?,
-                "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
-                _ => passed_on.push((key.into_owned(), value.into_owned())),
+        for pair in url.query().unwrap_or("").split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match decode(key)?.as_str() {
+                "" => {}
+                "sslmode" => tls_mode = decode(value)?.parse()?,
+                "sslrootcert" => root_cert = Some(PathBuf::from(decode(value)?)),
+                _ => passed_on.push(pair.to_owned()),
             }
         }
         let driver_mode = match tls_mode {
@@ -78,10 +83,8 @@ impl DatabaseUrl {
             TlsMode::Prefer => "prefer",
             TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => "require",
         };
-        url.query_pairs_mut()
-            .clear()
-            .extend_pairs(passed_on)
-            .append_pair("sslmode", driver_mode);
+        passed_on.push(format!("sslmode={driver_mode}"));
+        url.set_query(Some(&passed_on.join("&")));
 
         let mut config = tokio_postgres::Config::from_str(url.as_str())
             .map_err(|error| format!("not a valid Postgres URL: {error}"))?;
@@ -114,6 +117,14 @@ impl DatabaseUrl {
     pub fn root_cert(&self) -> Option<&PathBuf> {
         self.root_cert.as_ref()
     }
+}
+
+/// A query key or value as libpq reads it: `%XX` decoded, nothing else (`+` is a plus sign).
+fn decode(raw: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| format!("{raw:?} in the query is not UTF-8 once decoded"))
 }
 
 impl fmt::Display for DatabaseUrl {
@@ -161,6 +172,24 @@ mod tests {
             url.to_string(),
             "postgres://app@ep-cool-1.eu.aws.neon.tech:5432/neondb"
         );
+    }
+
+    #[test]
+    fn query_values_reach_the_driver_as_the_user_encoded_them() {
+        let url = parse(
+            "postgres://app@db/app?options=-c%20search_path%3Dapp&application_name=a+b%20c&sslmode=require&sslrootcert=/etc/my%20certs/ca+1.pem",
+        );
+        assert_eq!(
+            url.driver_config().get_options(),
+            Some("-c search_path=app")
+        );
+        // libpq leaves `+` alone; only form encoding reads it as a space.
+        assert_eq!(url.driver_config().get_application_name(), Some("a+b c"));
+        assert_eq!(
+            url.root_cert(),
+            Some(&PathBuf::from("/etc/my certs/ca+1.pem"))
+        );
+        assert_eq!(url.tls_mode(), TlsMode::Require);
     }
 
     #[test]

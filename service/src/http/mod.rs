@@ -1,31 +1,21 @@
-//! The HTTP edge: the server ([`server`]), the API it serves ([`api`]: each request resolved
-//! to its route in the table of [`routes`], given CORS headers by [`cors`] and observed by
-//! [`observe`]), the handlers the table lists ([`health`], [`tasks`], [`metrics`], [`docs`]),
-//! the extractors they use ([`extract`]), and the one error type every failure becomes
-//! ([`error`]).
+//! The HTTP edge, in two parts:
+//! - [`server`]: the transport. Accepts connections, runs HTTP/1.1 on hyper with the limits a
+//!   port open to anyone needs (timeouts, caps, drain), and hands each request to the API;
+//! - [`api`]: what happens to a request: routing and extraction (warp), the handlers, the one
+//!   error type, CORS and the request's metrics and log line.
+//!
+//! `GET /api/tasks/{id}` from the socket to the SQL, in four files:
+//! 1. `server/connection.rs`: hyper reads the head off the connection and calls `Api::handle`;
+//! 2. `api/mod.rs`: `Api::handle` observes it, applies CORS, and runs the route table
+//!    (`api/routes.rs` holds what every route shares: HEAD, OPTIONS, 405, 404);
+//! 3. `api/tasks.rs`: the `/api/tasks/{id}` resource extracts the caller (`api/extract.rs`,
+//!    which verifies the token with `auth`) and calls `get_task`;
+//! 4. `db/tasks.rs`: `TaskStore::get` runs the SELECT.
 
 mod api;
-mod cors;
-mod docs;
-mod error;
-mod extract;
-mod health;
-mod metrics;
-mod observe;
-mod openapi;
-mod routes;
 mod server;
-mod state;
-mod tasks;
 
-pub use self::api::Api;
-pub use self::cors::CorsPolicy;
-pub use self::openapi::openapi_json;
-pub use self::routes::Route;
+pub use self::api::{
+    Api, AppState, AppStateParts, CorsPolicy, Lifecycle, Route, openapi_json, routes,
+};
 pub use self::server::{HttpLimits, raise_open_file_limit, serve};
-pub use self::state::{AppState, Lifecycle, Shared as AppStateParts};
-
-/// Every route of the table.
-pub fn routes() -> &'static [Route] {
-    routes::all()
-}

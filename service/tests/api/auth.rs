@@ -193,3 +193,27 @@ async fn every_task_route_requires_a_token() {
         assert!(!body.to_string().contains(SECRET));
     }
 }
+
+#[tokio::test]
+async fn a_refused_token_is_logged_with_the_reason() {
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let mut service = crate::support::ServiceProcess::start(&database_url, &[]).await;
+    let forged = mint("some-other-secret-some-other-secret-00", "alice", 300);
+    let response = reqwest::Client::new()
+        .get(service.url("/api/tasks"))
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    service.terminate();
+    let _ = service
+        .wait_for_exit(std::time::Duration::from_secs(20))
+        .await;
+    let line = service
+        .logs()
+        .into_iter()
+        .find(|line| line.contains("\"status\":401"))
+        .expect("the 401 is logged");
+    assert!(line.contains("bad signature"), "{line}");
+}

@@ -226,9 +226,13 @@ fn token_refuses_a_bad_subject_or_ttl() {
         vec!["bad\nuser"],
         vec!["dev-user", "--ttl", "soon"],
         vec!["dev-user", "--ttl", "0s"],
+        // Past what iat + ttl can hold, and past the year 9999.
+        vec!["dev-user", "--ttl", "18446744073709551615s"],
+        vec!["dev-user", "--ttl", "9000y"],
     ] {
         let output = mint(&args, &[("BETTER_AUTH_SECRET", SECRET)]);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(output.stdout.is_empty());
+        assert!(!output.stderr.is_empty(), "{args:?}: says why");
     }
 }

@@ -53,8 +53,8 @@ async fn a_preflight_from_the_frontend_is_204_with_the_routes_methods_and_no_tok
     let app = app().await;
     let id = uuid::Uuid::now_v7();
     for (path, methods) in [
-        ("/api/tasks".to_owned(), "GET, POST"),
-        (format!("/api/tasks/{id}"), "GET, PATCH, DELETE"),
+        ("/api/tasks".to_owned(), "GET, HEAD, POST"),
+        (format!("/api/tasks/{id}"), "GET, HEAD, PATCH, DELETE"),
     ] {
         let response = preflight(&app, &path, FRONTEND, "PATCH").await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "{path}");
@@ -193,7 +193,7 @@ async fn without_allowed_origins_there_is_no_cors_and_options_still_answers() {
     let app = TestApp::spawn().await;
     let response = preflight(&app, "/api/tasks", FRONTEND, "GET").await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(header(&response, "allow"), Some("GET, POST, OPTIONS"));
+    assert_eq!(header(&response, "allow"), Some("GET, HEAD, POST, OPTIONS"));
     assert_eq!(cors_headers(&response), Vec::<String>::new());
     assert_eq!(header(&response, "vary"), None);
 }

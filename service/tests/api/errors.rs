@@ -122,15 +122,15 @@ async fn a_405_lists_the_allowed_methods() {
     let app = TestApp::spawn().await;
     let id = uuid::Uuid::now_v7();
     for (method, path, allowed) in [
-        ("PUT", "/api/tasks".to_owned(), "GET, POST, OPTIONS"),
+        ("PUT", "/api/tasks".to_owned(), "GET, HEAD, POST, OPTIONS"),
         (
             "POST",
             format!("/api/tasks/{id}"),
-            "GET, PATCH, DELETE, OPTIONS",
+            "GET, HEAD, PATCH, DELETE, OPTIONS",
         ),
         ("DELETE", "/api/health".to_owned(), "GET, HEAD, OPTIONS"),
-        ("POST", "/metrics".to_owned(), "GET, OPTIONS"),
-        ("PATCH", "/openapi.json".to_owned(), "GET, OPTIONS"),
+        ("POST", "/metrics".to_owned(), "GET, HEAD, OPTIONS"),
+        ("PATCH", "/openapi.json".to_owned(), "GET, HEAD, OPTIONS"),
     ] {
         let response = app
             .client()

@@ -1,5 +1,6 @@
-//! Fault tests on the real binary: the database going away under traffic, SIGTERM under load,
-//! and more slow requests than the pool holds. Bounded in time; nothing is lost.
+//! Fault tests on the real binary: the database going away under traffic (stopped, frozen,
+//! cut off by the network), SIGTERM under load, and more slow requests than the pool holds.
+//! Bounded in time; nothing is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,9 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::support::{SECRET, ServiceProcess, connect};
+use testkit::postgres::{PgServer, create_database};
+
+use crate::support::{DatabaseProxy, SECRET, ServiceProcess, connect};
 
 /// What one request of the background traffic got.
 #[derive(Debug, Clone)]
@@ -19,6 +22,8 @@ struct Outcome {
     started: Instant,
     latency: Duration,
     result: Result<(StatusCode, Option<String>), String>,
+    /// The task a 201 acknowledged.
+    created: Option<Uuid>,
 }
 
 /// Clients sending requests back to back until stopped, recording every outcome.
@@ -54,22 +59,12 @@ impl Traffic {
                             client.get(format!("{base}/api/tasks/{existing}"))
                         };
                         let started = Instant::now();
-                        let result = request.bearer_auth(&token).send().await;
-                        let result = match result {
-                            Ok(response) => Ok((
-                                response.status(),
-                                response
-                                    .headers()
-                                    .get("retry-after")
-                                    .and_then(|v| v.to_str().ok())
-                                    .map(str::to_owned),
-                            )),
-                            Err(error) => Err(format!("{error:?}")),
-                        };
+                        let (result, created) = answer(request.bearer_auth(&token)).await;
                         outcomes.lock().await.push(Outcome {
                             started,
                             latency: started.elapsed(),
                             result,
+                            created,
                         });
                     }
                 })
@@ -94,13 +89,41 @@ impl Traffic {
         .unwrap();
     }
 
-    async fn count_started_after(&self, moment: Instant) -> usize {
-        self.outcomes
-            .lock()
-            .await
-            .iter()
-            .filter(|outcome| outcome.started >= moment)
-            .count()
+    /// Waits until `count` requests that started after `moment` have been answered (or failed).
+    async fn wait_for_answers_after(&self, moment: Instant, count: usize, within: Duration) {
+        testkit::wait::until(
+            &format!("{count} requests of traffic after the fault began"),
+            within,
+            Duration::from_millis(20),
+            || async move {
+                let outcomes = self.outcomes.lock().await;
+                let after = outcomes.iter().filter(|o| o.started >= moment).count();
+                (after >= count).then_some(())
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Waits until a request that started after `moment` has succeeded.
+    async fn wait_for_success_after(&self, moment: Instant, within: Duration) {
+        testkit::wait::until(
+            "tasks to be served again",
+            within,
+            Duration::from_millis(20),
+            || async move {
+                let outcomes = self.outcomes.lock().await;
+                outcomes
+                    .iter()
+                    .any(|o| {
+                        o.started > moment
+                            && matches!(o.result, Ok((status, _)) if status.is_success())
+                    })
+                    .then_some(())
+            },
+        )
+        .await
+        .unwrap();
     }
 
     async fn stop(self) -> Vec<Outcome> {
@@ -110,6 +133,37 @@ impl Traffic {
         }
         Arc::try_unwrap(self.outcomes).unwrap().into_inner()
     }
+}
+
+/// The status and `Retry-After` of an answer (or why there was none), and the task a 201
+/// created.
+async fn answer(
+    request: reqwest::RequestBuilder,
+) -> (Result<(StatusCode, Option<String>), String>, Option<Uuid>) {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return (Err(format!("{error:?}")), None),
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(error) => {
+            return (
+                Err(format!("{status}, then the body failed: {error:?}")),
+                None,
+            );
+        }
+    };
+    let created = (status == StatusCode::CREATED)
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten()
+        .and_then(|task| task["id"].as_str()?.parse().ok());
+    (Ok((status, retry_after)), created)
 }
 
 async fn create_tasks(base: &str, count: usize) -> Vec<Uuid> {
@@ -138,88 +192,112 @@ async fn health_status(base: &str) -> Option<StatusCode> {
         .map(|r| r.status())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_outage_gives_fast_503s_and_recovers_without_restart() {
-    let mut server = testkit::postgres::PgServer::start().unwrap();
-    let database_url = testkit::postgres::create_database(&server.url("postgres"))
-        .await
-        .unwrap();
-    let service = ServiceProcess::start(
-        &database_url,
-        &[
-            ("DB_POOL_TIMEOUT_MS", "500"),
-            ("DB_CONNECT_TIMEOUT_MS", "1000"),
-        ],
+/// Waits until readiness answers `status`.
+async fn wait_for_readiness(base: &str, status: StatusCode, within: Duration) {
+    testkit::wait::until(
+        &format!("/api/health/ready to answer {status}"),
+        within,
+        Duration::from_millis(20),
+        || async move {
+            let answered = reqwest::get(format!("{base}/api/health/ready"))
+                .await
+                .ok()
+                .map(|r| r.status());
+            (answered == Some(status)).then_some(())
+        },
     )
-    .await;
+    .await
+    .unwrap();
+}
+
+/// How the database goes away, and comes back.
+enum Fault {
+    /// Shut down (fast shutdown: clients are disconnected), then started again.
+    Stopped(PgServer),
+    /// SIGSTOP of the postmaster and every backend, then SIGCONT: connections stay open and
+    /// nothing answers.
+    Frozen(PgServer),
+    /// Cut off by the network: every byte dropped, nothing closed, then forwarded again.
+    Blackholed(DatabaseProxy),
+}
+
+impl Fault {
+    fn begin(&mut self) {
+        match self {
+            Fault::Stopped(server) => server.stop().unwrap(),
+            Fault::Frozen(server) => server.freeze().unwrap(),
+            Fault::Blackholed(proxy) => proxy.blackhole(),
+        }
+    }
+
+    fn end(&mut self) {
+        match self {
+            Fault::Stopped(server) => server.resume().unwrap(),
+            Fault::Frozen(server) => server.thaw().unwrap(),
+            Fault::Blackholed(proxy) => proxy.restore(),
+        }
+    }
+}
+
+/// The service's settings for the fault tests: waits and deadlines short enough for a test.
+/// A request that needs the database is answered within [`OUTAGE_ANSWER_BOUND`]: at most
+/// DB_POOL_TIMEOUT_MS for its turn or a connection (twice for a read that falls back from the
+/// shared connections to the pool), plus the client-side deadline of a query, 1 s past
+/// DB_STATEMENT_TIMEOUT_MS.
+const OUTAGE_SETTINGS: &[(&str, &str)] = &[
+    ("DB_POOL_TIMEOUT_MS", "500"),
+    ("DB_CONNECT_TIMEOUT_MS", "1000"),
+    ("DB_STATEMENT_TIMEOUT_MS", "1000"),
+];
+/// 0.5 + 0.5 + 2 s, with a second of slack for a loaded 2-core machine.
+const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(4);
+
+/// Traffic of reads and creates runs while `fault` takes the database away and brings it back.
+/// Every request is answered, within `bound`, with success or 503 and `Retry-After`; from
+/// `settle` into the outage every request gets 503; readiness turns 503 during the outage and
+/// 200 after it; the same process serves again without a restart, and every task it
+/// acknowledged with 201, before or during the outage, is there.
+async fn outage_under_traffic(
+    database_url: &str,
+    mut fault: Fault,
+    settle: Duration,
+    bound: Duration,
+) {
+    let service = ServiceProcess::start(database_url, OUTAGE_SETTINGS).await;
     let before_outage = create_tasks(&service.base, 20).await;
     let traffic = Traffic::start(&service.base, 4, before_outage[0]);
     traffic.wait_for_answers(50).await;
 
     let outage = Instant::now();
-    server.stop().unwrap();
-    testkit::wait::until(
-        "/api/health to answer 503",
-        Duration::from_secs(2),
-        Duration::from_millis(20),
-        || {
-            let base = service.base.clone();
-            async move {
-                (health_status(&base).await == Some(StatusCode::SERVICE_UNAVAILABLE)).then_some(())
-            }
-        },
+    fault.begin();
+    wait_for_readiness(
+        &service.base,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(5),
     )
-    .await
-    .unwrap();
-    let settled = outage + Duration::from_secs(2);
-    testkit::wait::until(
-        "40 requests during the outage",
-        Duration::from_secs(10),
-        Duration::from_millis(20),
-        || {
-            let traffic = &traffic;
-            async move { (traffic.count_started_after(settled).await >= 40).then_some(()) }
-        },
-    )
-    .await
-    .unwrap();
+    .await;
+    let settled = outage + settle;
+    traffic
+        .wait_for_answers_after(settled, 40, Duration::from_secs(30))
+        .await;
 
     let back = Instant::now();
-    server.resume().unwrap();
-    testkit::wait::until(
-        "/api/health to recover",
-        Duration::from_secs(5),
-        Duration::from_millis(20),
-        || {
-            let base = service.base.clone();
-            async move { (health_status(&base).await == Some(StatusCode::OK)).then_some(()) }
-        },
-    )
-    .await
-    .unwrap();
-    testkit::wait::until(
-        "tasks to be served again",
-        Duration::from_secs(5),
-        Duration::from_millis(20),
-        || {
-            let traffic = &traffic;
-            async move {
-                let outcomes = traffic.outcomes.lock().await;
-                outcomes
-                    .iter()
-                    .any(|o| {
-                        o.started > back
-                            && matches!(o.result, Ok((status, _)) if status.is_success())
-                    })
-                    .then_some(())
-            }
-        },
-    )
-    .await
-    .unwrap();
+    fault.end();
+    wait_for_readiness(&service.base, StatusCode::OK, Duration::from_secs(5)).await;
+    traffic
+        .wait_for_success_after(back, Duration::from_secs(5))
+        .await;
     let outcomes = traffic.stop().await;
 
-    for outcome in &outcomes {
+    assert_every_answer_within(&outcomes, bound);
+    assert_every_answer_during_the_outage_is_503(&outcomes, settled, back);
+    assert_acknowledged_tasks_kept(&service.base, &before_outage, &outcomes).await;
+    assert!(!service.logs().join("\n").contains("start-up failed"));
+}
+
+/// Every request got an answer within `bound`: success, or 503 with `Retry-After`.
+fn assert_every_answer_within(outcomes: &[Outcome], bound: Duration) {
+    for outcome in outcomes {
         let (status, retry_after) = outcome
             .result
             .clone()
@@ -234,29 +312,51 @@ async fn database_outage_gives_fast_503s_and_recovers_without_restart() {
                 "503 without Retry-After: {outcome:?}"
             );
         }
-        // No request hangs: the pool wait timeout (500 ms) bounds every answer, with slack for
-        // a loaded 2-core machine.
-        assert!(outcome.latency < Duration::from_millis(1500), "{outcome:?}");
+        assert!(
+            outcome.latency < bound,
+            "answered after {bound:?}: {outcome:?}"
+        );
     }
+}
+
+/// Requests started once the outage had `settled` and answered before the database came
+/// `back` all got 503 (one still waiting when it came back may well succeed).
+fn assert_every_answer_during_the_outage_is_503(
+    outcomes: &[Outcome],
+    settled: Instant,
+    back: Instant,
+) {
     let during: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|o| o.started >= settled && o.started < back)
+        .filter(|o| o.started >= settled && o.started + o.latency < back)
         .collect();
-    assert!(during.len() >= 40);
+    assert!(
+        during.len() >= 40,
+        "{} answers during the outage",
+        during.len()
+    );
     let not_503: Vec<_> = during
         .iter()
         .filter(|o| !matches!(o.result, Ok((StatusCode::SERVICE_UNAVAILABLE, _))))
         .collect();
     assert!(
         not_503.is_empty(),
-        "every request from 2 s into the outage gets 503: {not_503:?}"
+        "every request answered during the settled outage gets 503: {not_503:?}"
     );
+}
 
+/// Every task acknowledged with 201, before the outage or under traffic, can be read.
+async fn assert_acknowledged_tasks_kept(base: &str, before_outage: &[Uuid], outcomes: &[Outcome]) {
     let client = reqwest::Client::new();
     let token = testkit::jwt::mint(SECRET, "traffic", 600);
-    for id in &before_outage {
+    let acknowledged = outcomes.iter().filter_map(|o| o.created);
+    for (id, when) in before_outage
+        .iter()
+        .map(|id| (*id, "before the outage"))
+        .chain(acknowledged.map(|id| (id, "by a 201 under traffic")))
+    {
         let response = client
-            .get(format!("{}/api/tasks/{id}", service.base))
+            .get(format!("{base}/api/tasks/{id}"))
             .bearer_auth(&token)
             .send()
             .await
@@ -264,24 +364,53 @@ async fn database_outage_gives_fast_503s_and_recovers_without_restart() {
         assert_eq!(
             response.status(),
             StatusCode::OK,
-            "task {id} written before the outage"
+            "task {id} acknowledged {when}"
         );
     }
-    let created = outcomes
-        .iter()
-        .filter(|o| matches!(o.result, Ok((StatusCode::CREATED, _))))
-        .count() as i64;
-    let page: Value = client
-        .get(format!("{}/api/tasks?limit=1", service.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["total"], json!(20 + created), "every 201 is stored");
-    assert!(!service.logs().join("\n").contains("start-up failed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_gives_fast_503s_and_recovers_without_restart() {
+    let server = PgServer::start().unwrap();
+    let database_url = create_database(&server.url("postgres")).await.unwrap();
+    // A stopped server refuses at once: no request waits longer than the pool wait timeout
+    // (500 ms), with slack for a loaded 2-core machine.
+    outage_under_traffic(
+        &database_url,
+        Fault::Stopped(server),
+        Duration::from_secs(2),
+        Duration::from_millis(1500),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_database_gives_bounded_503s_and_recovers_without_restart() {
+    let server = PgServer::start().unwrap();
+    let database_url = create_database(&server.url("postgres")).await.unwrap();
+    // Settled once the queries that were in flight have passed their deadline (2 s) and the
+    // pool wait (0.5 s).
+    outage_under_traffic(
+        &database_url,
+        Fault::Frozen(server),
+        Duration::from_secs(3),
+        OUTAGE_ANSWER_BOUND,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackholed_database_gives_bounded_503s_and_recovers_without_restart() {
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let proxy = DatabaseProxy::start(&database_url).await;
+    let database_url = proxy.database_url.clone();
+    outage_under_traffic(
+        &database_url,
+        Fault::Blackholed(proxy),
+        Duration::from_secs(3),
+        OUTAGE_ANSWER_BOUND,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

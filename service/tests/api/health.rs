@@ -3,7 +3,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{POD_NAME, SlowDatabase, TestApp};
+use crate::support::{DatabaseProxy, POD_NAME, TestApp};
 
 #[tokio::test]
 async fn health_is_ok_with_database_pod_and_version() {
@@ -98,7 +98,7 @@ async fn a_flood_of_health_checks_all_answer_200_while_the_database_is_fine() {
     // Each round trip takes 20 ms, as to a database a network hop away: checks that queued for
     // one connection, one after another, would run out of their 2 s long before 2000 were done.
     let database_url = testkit::postgres::fresh_database().await.unwrap();
-    let database = SlowDatabase::start(&database_url, Duration::from_millis(20)).await;
+    let database = DatabaseProxy::slow(&database_url, Duration::from_millis(20)).await;
     let app = TestApp::spawn_on(&database.database_url, &[("HTTP_MAX_CONNECTIONS", "4096")]).await;
     let client = reqwest::Client::new();
     let mut flood = tokio::task::JoinSet::new();
@@ -124,4 +124,47 @@ async fn a_flood_of_health_checks_all_answer_200_while_the_database_is_fine() {
         failures.len(),
         &failures[..failures.len().min(3)]
     );
+}
+
+#[tokio::test]
+async fn a_successful_probe_is_not_logged_at_info() {
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let mut service = crate::support::ServiceProcess::start(&database_url, &[]).await;
+    let ready = reqwest::get(service.url("/api/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    service.terminate();
+    let _ = service
+        .wait_for_exit(std::time::Duration::from_secs(20))
+        .await;
+    let logs = service.logs();
+    assert!(
+        !logs.iter().any(|line| line.contains("/api/health/ready")),
+        "a successful probe is DEBUG, not INFO: {logs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unready_answer_says_why_in_its_log_line() {
+    let mut server = testkit::postgres::PgServer::start().unwrap();
+    let database_url = testkit::postgres::create_database(&server.url("postgres"))
+        .await
+        .unwrap();
+    let mut service = crate::support::ServiceProcess::start(&database_url, &[]).await;
+    server.stop().unwrap();
+    let ready = reqwest::get(service.url("/api/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    service.terminate();
+    let _ = service
+        .wait_for_exit(std::time::Duration::from_secs(20))
+        .await;
+    let line = service
+        .logs()
+        .into_iter()
+        .find(|line| line.contains("/api/health/ready") && line.contains("503"))
+        .expect("the 503 is logged");
+    assert!(line.contains("did not answer the health check"), "{line}");
 }

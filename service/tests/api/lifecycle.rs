@@ -99,6 +99,65 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
 }
 
 #[tokio::test]
+async fn a_slow_reader_of_a_large_answer_gets_every_byte_across_sigterm() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let database_url = testkit::postgres::fresh_database().await.unwrap();
+    let mut service =
+        ServiceProcess::start(&database_url, &[("SHUTDOWN_GRACE_PERIOD_SECS", "20")]).await;
+    let path = "/docs/swagger-ui-bundle.js";
+    let expected = reqwest::get(service.url(path))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(expected.len() > 1_000_000, "{} bytes", expected.len());
+
+    // A client that reads a few KiB at a time through a small receive buffer, so most of the
+    // answer is still in the server's hands when SIGTERM arrives.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address: std::net::SocketAddr = service.base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while received.len() < 64 * 1024 {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the answer stopped before SIGTERM");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    service.terminate();
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&chunk[..n]);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let head_end = received
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(
+        received.len() - head_end,
+        expected.len(),
+        "every byte of the answer arrived"
+    );
+    assert!(received[head_end..] == expected[..]);
+    let status = service.wait_for_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
 async fn two_processes_starting_together_migrate_an_empty_database_once() {
     let database_url = testkit::postgres::fresh_database().await.unwrap();
     let (first, second) = tokio::join!(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -317,15 +318,23 @@ pub async fn connect(database_url: &str) -> tokio_postgres::Client {
     client
 }
 
-/// A TCP proxy in front of PostgreSQL that holds every chunk the server sends for `delay`:
-/// a database a few milliseconds away, as in a real cluster, instead of one on loopback.
-pub struct SlowDatabase {
+/// A TCP proxy in front of PostgreSQL. [`DatabaseProxy::slow`] holds every chunk the server
+/// sends for a delay: a database a few milliseconds away, as in a real cluster, instead of one on
+/// loopback. [`DatabaseProxy::blackhole`] drops every byte in both directions without closing
+/// anything, as a network partition does (connections still close when either end closes them,
+/// so the server is not left with stale backends), until [`DatabaseProxy::restore`].
+pub struct DatabaseProxy {
     pub database_url: String,
+    forwarding: Arc<AtomicBool>,
     accepting: tokio::task::JoinHandle<()>,
 }
 
-impl SlowDatabase {
-    pub async fn start(database_url: &str, delay: Duration) -> SlowDatabase {
+impl DatabaseProxy {
+    pub async fn start(database_url: &str) -> DatabaseProxy {
+        DatabaseProxy::slow(database_url, Duration::ZERO).await
+    }
+
+    pub async fn slow(database_url: &str, delay: Duration) -> DatabaseProxy {
         let target: url::Url = database_url.parse().expect("a database URL");
         let upstream = format!(
             "{}:{}",
@@ -334,43 +343,72 @@ impl SlowDatabase {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let accepting = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut server_read, mut server_write) = server.into_split();
-                    let to_server = tokio::io::copy(&mut client_read, &mut server_write);
-                    let to_client = async {
-                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                        let mut buffer = vec![0u8; 16 * 1024];
-                        loop {
-                            let n = server_read.read(&mut buffer).await?;
-                            if n == 0 {
-                                return Ok::<_, std::io::Error>(());
-                            }
-                            tokio::time::sleep(delay).await;
-                            client_write.write_all(&buffer[..n]).await?;
-                        }
-                    };
-                    let _ = tokio::join!(to_server, to_client);
-                });
+        let forwarding = Arc::new(AtomicBool::new(true));
+        let accepting = tokio::spawn({
+            let forwarding = forwarding.clone();
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    let upstream = upstream.clone();
+                    let forwarding = forwarding.clone();
+                    tokio::spawn(async move {
+                        let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                            return;
+                        };
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        let _ = tokio::join!(
+                            pump(client_read, server_write, Duration::ZERO, &forwarding),
+                            pump(server_read, client_write, delay, &forwarding),
+                        );
+                    });
+                }
             }
         });
         let mut url = target.clone();
         url.set_host(Some("127.0.0.1")).unwrap();
         url.set_port(Some(port)).unwrap();
-        SlowDatabase {
+        DatabaseProxy {
             database_url: url.to_string(),
+            forwarding,
             accepting,
+        }
+    }
+
+    /// From now on every byte is dropped, on open connections and new ones alike.
+    pub fn blackhole(&self) {
+        self.forwarding.store(false, Ordering::SeqCst);
+    }
+
+    /// Forwards again (what was dropped stays lost).
+    pub fn restore(&self) {
+        self.forwarding.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, each chunk after `delay`, dropping chunks while not `forwarding`.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+    forwarding: &AtomicBool,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = from.read(&mut buffer).await?;
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if forwarding.load(Ordering::SeqCst) {
+            to.write_all(&buffer[..n]).await?;
         }
     }
 }
 
-impl Drop for SlowDatabase {
+impl Drop for DatabaseProxy {
     fn drop(&mut self) {
         self.accepting.abort();
     }

@@ -13,6 +13,8 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use testkit::postgres::PgServer;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -124,13 +126,14 @@ async fn run() -> Result<()> {
     }
     eprintln!("make dev: stopping the backend and PostgreSQL");
     // SIGTERM: the backend's graceful drain; SIGKILL if that takes too long.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let pid = Pid::from_raw(pid as i32);
+    let _ = kill(pid, Signal::SIGTERM);
     if tokio::time::timeout(Duration::from_secs(30), &mut exited)
         .await
         .is_err()
     {
         eprintln!("make dev: the backend did not stop within 30 s; killing it");
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let _ = kill(pid, Signal::SIGKILL);
         let _ = exited.await;
     }
     drop(database);

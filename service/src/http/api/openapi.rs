@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail, FieldError};
 use super::health::HealthReport;
-use super::routes;
+use super::table;
 use super::tasks::{CreateTask, TaskList, UpdateTask};
 use crate::domain::Task;
 
@@ -64,7 +64,7 @@ impl Modify for BearerAuth {
 
 static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| {
     let mut document = ApiDoc::openapi();
-    for route in routes::all() {
+    for route in table::all() {
         if let Some(docs) = &route.docs {
             document.paths.add_path_operation(
                 route.path,
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn every_documented_route_is_in_the_document_once() {
         let document: serde_json::Value = serde_json::from_str(openapi_json()).unwrap();
-        for route in routes::all() {
+        for route in table::all() {
             let operation = &document["paths"][route.path][route.method.as_str().to_lowercase()];
             assert_eq!(
                 operation.is_object(),

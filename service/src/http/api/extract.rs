@@ -3,64 +3,51 @@
 //! for a body that is not JSON, 413 over the size limit, 400 for malformed JSON or query
 //! syntax, 422 for well-formed input of the wrong shape.
 
-use std::str::FromStr;
-use std::sync::Arc;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use warp::Filter;
+use warp::http::HeaderValue;
 
 use super::error::{ApiError, FieldError};
 use super::state::AppState;
-use crate::auth::Authenticator;
+use crate::auth::AuthError;
 use crate::domain::UserId;
 
-/// The request matched to a route (path and method), with the path's `{...}` segments; a
-/// route's wiring adds its handler's extractors to it.
-pub type Matched = warp::filters::BoxedFilter<(Captures,)>;
-
-/// The `{...}` segments of a matched path, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Captures(Vec<String>);
-
-impl Captures {
-    pub fn new(segments: Vec<String>) -> Captures {
-        Captures(segments)
-    }
-
-    pub fn get(&self, index: usize) -> Option<&str> {
-        self.0.get(index).map(String::as_str)
-    }
-
-    /// The first segment as a `T`; a path whose segment is not one names no resource (404).
-    pub fn first<T: FromStr>(&self) -> Result<T, warp::Rejection> {
-        self.get(0)
-            .and_then(|segment| segment.parse().ok())
-            .ok_or_else(warp::reject::not_found)
-    }
+/// The app's state, which [`super::Api`] puts in every request's extensions.
+pub fn state() -> impl Filter<Extract = (AppState,), Error = warp::Rejection> + Clone {
+    warp::ext::get::<AppState>()
 }
 
-/// The app's state, for handlers.
-pub fn state(
-    state: AppState,
-) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || state.clone())
+/// No input, for routes that take nothing from the request.
+pub fn nothing() -> impl Filter<Extract = ((),), Error = warp::Rejection> + Clone {
+    warp::any().and_then(|| async { Ok::<(), warp::Rejection>(()) })
 }
 
-/// The caller, from the `Authorization` header, or a 401.
-pub fn user(
-    authenticator: Arc<Authenticator>,
-) -> impl Filter<Extract = (UserId,), Error = warp::Rejection> + Clone {
-    warp::header::optional::<String>("authorization").and_then(move |header: Option<String>| {
-        let authenticator = authenticator.clone();
-        async move {
-            authenticator
-                .verify(header.as_deref())
+/// The caller, from the `Authorization` header, or a 401. A header that is not visible ASCII
+/// (no token is) is a malformed one: 401 `invalid_request`, not a 400.
+pub fn user() -> impl Filter<Extract = (UserId,), Error = warp::Rejection> + Clone {
+    let authorization = warp::header::value("authorization")
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
+    state()
+        .and(authorization)
+        .and_then(|state: AppState, header: Option<HeaderValue>| async move {
+            let header = match &header {
+                None => None,
+                Some(value) => Some(
+                    value
+                        .to_str()
+                        .map_err(|_| warp::reject::custom(ApiError::from(AuthError::NotBearer)))?,
+                ),
+            };
+            state
+                .auth
+                .verify(header)
                 .await
                 .map_err(|error| warp::reject::custom(ApiError::from(error)))
-        }
-    })
+        })
 }
 
 /// Task bodies are a few KiB at most; anything much larger is a mistake or an attack.
@@ -127,8 +114,16 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Syntax errors are 400; a document of the wrong shape is 422 naming the field.
+/// Syntax errors are 400; a document of the wrong shape is 422 naming the field. Bodies are
+/// JSON objects: serde's derived structs would also take an array, by position.
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
@@ -210,9 +205,23 @@ mod tests {
             Err(ApiError::BadRequest(_))
         ));
         assert!(matches!(parse("{} trailing"), Err(ApiError::BadRequest(_))));
-        let deep = "[".repeat(1000) + &"]".repeat(1000);
+        let deep = r#"{"a":"#.repeat(1000) + "1" + &"}".repeat(1000);
         let nested: Result<serde_json::Value, _> = parse_json(&Bytes::from(deep));
         assert!(matches!(nested, Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_422() {
+        for text in ["[]", r#"["t", true]"#, "\"title\"", "5", "null", " [ ] "] {
+            match parse(text) {
+                Err(ApiError::Validation(errors)) => {
+                    assert_eq!(errors[0].field, "body", "{text}");
+                    assert_eq!(errors[0].message, "must be a JSON object", "{text}");
+                }
+                other => panic!("{text}: expected a validation error, got {other:?}"),
+            }
+        }
+        assert!(matches!(parse("[1,"), Err(ApiError::BadRequest(_))));
     }
 
     #[test]

@@ -48,6 +48,6 @@ pub fn token(subject: &str, ttl: Option<&str>) -> Result<String, TokenError> {
     };
     let config = config::token_config_from_env().map_err(TokenError::Config)?;
     auth::mint(&config, &user, ttl, SystemTime::now()).ok_or_else(|| {
-        TokenError::Usage("--ttl is too long: the token's exp would overflow".into())
+        TokenError::Usage("--ttl is too long: the token must expire before the year 10000".into())
     })
 }

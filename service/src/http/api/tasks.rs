@@ -5,12 +5,12 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::error::{ApiError, ErrorBody, FieldError};
-use super::extract::{self, Captures, Matched, json_body, query};
+use super::extract;
+use super::routes::Table;
 use super::state::AppState;
 use crate::domain::{InvalidText, NewTask, Task, TaskChanges, TaskDescription, TaskTitle, UserId};
 
@@ -101,59 +101,39 @@ pub struct TaskList {
     pub offset: i64,
 }
 
-pub fn wire_create(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::user(state.auth.clone()))
-        .and(json_body::<CreateTask>())
-        .and(extract::state(state))
-        .then(|_, user, body, state| respond(create_task(user, body, state)))
-        .boxed()
+/// The routes of `/api/tasks` and `/api/tasks/{id}`.
+pub fn declare(table: &mut Table) {
+    table
+        .resource("/api/tasks", warp::path!("api" / "tasks").map(|| ()))
+        .route(
+            __path_list_tasks,
+            extract::user().and(extract::query::<ListQuery>()).map(pair),
+            list_tasks,
+        )
+        .route(
+            __path_create_task,
+            extract::user()
+                .and(extract::json_body::<CreateTask>())
+                .map(pair),
+            create_task,
+        )
+        .finish();
+    table
+        .resource("/api/tasks/{id}", warp::path!("api" / "tasks" / Uuid))
+        .route(__path_get_task, extract::user(), get_task)
+        .route(
+            __path_update_task,
+            extract::user()
+                .and(extract::json_body::<UpdateTask>())
+                .map(pair),
+            update_task,
+        )
+        .route(__path_delete_task, extract::user(), delete_task)
+        .finish();
 }
 
-pub fn wire_list(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::user(state.auth.clone()))
-        .and(query::<ListQuery>())
-        .and(extract::state(state))
-        .then(|_, user, params, state| respond(list_tasks(user, params, state)))
-        .boxed()
-}
-
-pub fn wire_get(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and_then(task_id)
-        .and(extract::user(state.auth.clone()))
-        .and(extract::state(state))
-        .then(|id, user, state| respond(get_task(id, user, state)))
-        .boxed()
-}
-
-pub fn wire_update(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and_then(task_id)
-        .and(extract::user(state.auth.clone()))
-        .and(json_body::<UpdateTask>())
-        .and(extract::state(state))
-        .then(|id, user, body, state| respond(update_task(id, user, body, state)))
-        .boxed()
-}
-
-pub fn wire_delete(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and_then(task_id)
-        .and(extract::user(state.auth.clone()))
-        .and(extract::state(state))
-        .then(|id, user, state| respond(delete_task(id, user, state)))
-        .boxed()
-}
-
-async fn task_id(captures: Captures) -> Result<Uuid, warp::Rejection> {
-    captures.first::<Uuid>()
-}
-
-/// Handler errors become responses here, so a failed handler never falls through to other routes.
-async fn respond(handler: impl Future<Output = Result<Response, ApiError>>) -> Response {
-    handler.await.unwrap_or_else(ApiError::into_response)
+fn pair<A, B>(a: A, b: B) -> (A, B) {
+    (a, b)
 }
 
 /// Create a task owned by the caller.
@@ -173,9 +153,9 @@ async fn respond(handler: impl Future<Output = Result<Response, ApiError>>) -> R
     )
 )]
 pub async fn create_task(
-    user: UserId,
-    body: CreateTask,
     state: AppState,
+    _: (),
+    (user, body): (UserId, CreateTask),
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::default();
     let title = fields.parse("title", TaskTitle::parse(body.title));
@@ -211,9 +191,9 @@ pub async fn create_task(
     )
 )]
 pub async fn list_tasks(
-    user: UserId,
-    params: ListQuery,
     state: AppState,
+    _: (),
+    (user, params): (UserId, ListQuery),
 ) -> Result<Response, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     let offset = params.offset.unwrap_or(0);
@@ -253,7 +233,7 @@ pub async fn list_tasks(
         (status = 503, description = "Database unavailable; see Retry-After", body = ErrorBody),
     )
 )]
-pub async fn get_task(id: Uuid, user: UserId, state: AppState) -> Result<Response, ApiError> {
+pub async fn get_task(state: AppState, id: Uuid, user: UserId) -> Result<Response, ApiError> {
     let task = state
         .tasks
         .get(&user, id)
@@ -281,10 +261,9 @@ pub async fn get_task(id: Uuid, user: UserId, state: AppState) -> Result<Respons
     )
 )]
 pub async fn update_task(
-    id: Uuid,
-    user: UserId,
-    body: UpdateTask,
     state: AppState,
+    id: Uuid,
+    (user, body): (UserId, UpdateTask),
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::default();
     let title = body.title.map(|title| match title {
@@ -340,7 +319,7 @@ pub async fn update_task(
         (status = 503, description = "Database unavailable; see Retry-After", body = ErrorBody),
     )
 )]
-pub async fn delete_task(id: Uuid, user: UserId, state: AppState) -> Result<Response, ApiError> {
+pub async fn delete_task(state: AppState, id: Uuid, user: UserId) -> Result<Response, ApiError> {
     if state.tasks.delete(&user, id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

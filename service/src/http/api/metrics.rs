@@ -1,20 +1,21 @@
 //! `/metrics` in the Prometheus text format.
 
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::header;
 use warp::reply::{Reply, Response};
 
-use super::extract::{self, Matched};
+use super::error::ApiError;
+use super::extract;
+use super::routes::Table;
 use super::state::AppState;
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub fn wire_metrics(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::state(state))
-        .map(|_, state| metrics(state))
-        .boxed()
+pub fn declare(table: &mut Table) {
+    table
+        .resource("/metrics", warp::path!("metrics").map(|| ()))
+        .route(__path_metrics, extract::nothing(), metrics)
+        .finish();
 }
 
 /// Prometheus metrics of this process.
@@ -25,9 +26,9 @@ pub fn wire_metrics(state: AppState, matched: Matched) -> BoxedFilter<(Response,
     operation_id = "metrics_doc",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
-pub fn metrics(state: AppState) -> Response {
+pub async fn metrics(state: AppState, _: (), _: ()) -> Result<Response, ApiError> {
     let body = state
         .metrics
         .render(state.db.pool_status(), state.db.reads_in_flight());
-    warp::reply::with_header(body, header::CONTENT_TYPE, TEXT_FORMAT).into_response()
+    Ok(warp::reply::with_header(body, header::CONTENT_TYPE, TEXT_FORMAT).into_response())
 }

@@ -8,13 +8,14 @@ use warp::http::HeaderValue;
 
 use crate::auth::Authenticator;
 use crate::db::Database;
+use crate::db::tasks::TaskStore;
 use crate::metrics::Metrics;
-use crate::store::TaskStore;
 
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<AppStateParts>);
 
-pub struct Shared {
+/// What an [`AppState`] holds, given once at start-up.
+pub struct AppStateParts {
     pub db: Database,
     pub tasks: TaskStore,
     pub auth: Arc<Authenticator>,
@@ -28,15 +29,15 @@ pub struct Shared {
 }
 
 impl AppState {
-    pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
+    pub fn new(parts: AppStateParts) -> AppState {
+        AppState(Arc::new(parts))
     }
 }
 
 impl Deref for AppState {
-    type Target = Shared;
+    type Target = AppStateParts;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &AppStateParts {
         &self.0
     }
 }

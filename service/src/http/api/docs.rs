@@ -5,39 +5,46 @@ use std::sync::{Arc, LazyLock};
 
 use utoipa_swagger_ui::Config;
 use warp::Filter;
-use warp::filters::BoxedFilter;
-use warp::http::header;
+use warp::http::{Method, header};
 use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
-use super::extract::{self, Captures, Matched};
+use super::extract;
+use super::routes::Table;
 use super::state::AppState;
 
 static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> =
     LazyLock::new(|| Arc::new(Config::from("/openapi.json")));
 
-pub fn wire_openapi(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::state(state))
-        .map(|_, state: AppState| {
-            warp::reply::with_header(
-                state.openapi.to_string(),
-                header::CONTENT_TYPE,
-                "application/json",
-            )
-            .into_response()
+/// `/openapi.json`, and Swagger UI at `/docs` (served from the binary, so it works offline).
+pub fn declare(table: &mut Table) {
+    table
+        .resource("/openapi.json", warp::path!("openapi.json").map(|| ()))
+        .undocumented(Method::GET, extract::nothing(), openapi)
+        .finish();
+    table
+        .resource("/docs", warp::path!("docs").map(|| ()))
+        .undocumented(Method::GET, extract::nothing(), |_, _, _| async {
+            Ok(swagger_file("index.html"))
         })
-        .boxed()
+        .finish();
+    table
+        .resource("/docs/{file}", warp::path!("docs" / String))
+        .undocumented(
+            Method::GET,
+            extract::nothing(),
+            |_, file: String, _| async move { Ok(swagger_file(&file)) },
+        )
+        .finish();
 }
 
-pub fn wire_index(_: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched.map(|_| swagger_file("index.html")).boxed()
-}
-
-pub fn wire_asset(_: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .map(|captures: Captures| swagger_file(captures.get(0).unwrap_or("")))
-        .boxed()
+async fn openapi(state: AppState, _: (), _: ()) -> Result<Response, ApiError> {
+    Ok(warp::reply::with_header(
+        state.openapi.to_string(),
+        header::CONTENT_TYPE,
+        "application/json",
+    )
+    .into_response())
 }
 
 fn swagger_file(name: &str) -> Response {

@@ -8,11 +8,12 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::Filter;
-use warp::filters::BoxedFilter;
 use warp::http::{StatusCode, header};
 use warp::reply::{Reply, Response};
 
-use super::extract::{self, Matched};
+use super::error::{ApiError, LoggedCause};
+use super::extract;
+use super::routes::Table;
 use super::state::AppState;
 use crate::build_info::VERSION;
 
@@ -30,25 +31,26 @@ pub struct HealthReport {
     pub version: &'static str,
 }
 
-pub fn wire_health(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::state(state))
-        .then(|_, state| health(state))
-        .boxed()
-}
-
-pub fn wire_ready(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::state(state))
-        .then(|_, state| ready(state))
-        .boxed()
-}
-
-pub fn wire_live(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> {
-    matched
-        .and(extract::state(state))
-        .map(|_, state| live(state))
-        .boxed()
+/// The probes: `/api/health` (the contract's), `/api/health/ready` and `/api/health/live`.
+pub fn declare(table: &mut Table) {
+    table
+        .resource("/api/health", warp::path!("api" / "health").map(|| ()))
+        .route(__path_health, extract::nothing(), health)
+        .finish();
+    table
+        .resource(
+            "/api/health/ready",
+            warp::path!("api" / "health" / "ready").map(|| ()),
+        )
+        .route(__path_ready, extract::nothing(), ready)
+        .finish();
+    table
+        .resource(
+            "/api/health/live",
+            warp::path!("api" / "health" / "live").map(|| ()),
+        )
+        .route(__path_live, extract::nothing(), live)
+        .finish();
 }
 
 /// Liveness and readiness: 200 when the database answers and the process is not draining.
@@ -60,7 +62,7 @@ pub fn wire_live(state: AppState, matched: Matched) -> BoxedFilter<(Response,)> 
         (status = 503, description = "Database unreachable or shutting down", body = HealthReport),
     )
 )]
-pub async fn health(state: AppState) -> Response {
+pub async fn health(state: AppState, _: (), _: ()) -> Result<Response, ApiError> {
     let database_ok = state.db.is_reachable().await;
     state.metrics.set_db_up(database_ok);
     let draining = state.lifecycle.is_draining();
@@ -75,7 +77,19 @@ pub async fn health(state: AppState) -> Response {
         pod: state.pod_name.to_string(),
         version: VERSION,
     };
-    uncached(warp::reply::with_status(warp::reply::json(&report), code))
+    let mut response = uncached(warp::reply::with_status(warp::reply::json(&report), code));
+    if code != StatusCode::OK {
+        // The probe's log line says why the pod is out of the Service's endpoints.
+        let cause = if draining {
+            "shutting down"
+        } else {
+            "the database did not answer the health check"
+        };
+        response
+            .extensions_mut()
+            .insert(LoggedCause(cause.to_owned()));
+    }
+    Ok(response)
 }
 
 /// Readiness, under the name Kubernetes users expect; same check as `/api/health`.
@@ -89,8 +103,8 @@ pub async fn health(state: AppState) -> Response {
         (status = 503, description = "Database unreachable or shutting down", body = HealthReport),
     )
 )]
-pub async fn ready(state: AppState) -> Response {
-    health(state).await
+pub async fn ready(state: AppState, _: (), _: ()) -> Result<Response, ApiError> {
+    health(state, (), ()).await
 }
 
 /// Liveness: the process is up and serving HTTP. Never touches the database.
@@ -99,14 +113,14 @@ pub async fn ready(state: AppState) -> Response {
     path = "/api/health/live",
     responses((status = 200, description = "Process is serving", body = HealthReport))
 )]
-pub fn live(state: AppState) -> Response {
+pub async fn live(state: AppState, _: (), _: ()) -> Result<Response, ApiError> {
     let report = HealthReport {
         status: "ok",
         database: None,
         pod: state.pod_name.to_string(),
         version: VERSION,
     };
-    uncached(warp::reply::json(&report))
+    Ok(uncached(warp::reply::json(&report)))
 }
 
 fn uncached(reply: impl Reply) -> Response {

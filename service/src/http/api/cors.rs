@@ -11,8 +11,8 @@
 
 use warp::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN,
-    VARY,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
+    ORIGIN, VARY,
 };
 use warp::http::{HeaderMap, HeaderValue, Method};
 use warp::reply::Response;
@@ -90,9 +90,10 @@ pub enum Cors {
 }
 
 impl Cors {
-    /// Adds the CORS headers to an answer; `methods` are those of the route a preflight asks
-    /// about (none for a path that is no route's, whose preflight then fails in the browser).
-    pub fn apply(self, response: &mut Response, methods: &[&str]) {
+    /// Adds the CORS headers to an answer. A preflight's allowed methods are those its path
+    /// serves, from the answer's `Allow` (a path that is no route's has none, and its
+    /// preflight then fails in the browser).
+    pub fn apply(self, response: &mut Response) {
         let headers = response.headers_mut();
         match self {
             Cors::Off => {}
@@ -106,9 +107,7 @@ impl Cors {
             }
             Cors::Preflight(origin) => {
                 headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                if let Ok(methods) = HeaderValue::from_str(&methods.join(", "))
-                    && !methods.is_empty()
-                {
+                if let Some(methods) = preflight_methods(headers.get(ALLOW)) {
                     headers.insert(ACCESS_CONTROL_ALLOW_METHODS, methods);
                 }
                 headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS);
@@ -117,6 +116,18 @@ impl Cors {
             }
         }
     }
+}
+
+/// The methods a preflight may ask for: those of `Allow`, but OPTIONS (the preflight's own).
+fn preflight_methods(allow: Option<&HeaderValue>) -> Option<HeaderValue> {
+    let methods: Vec<&str> = allow?
+        .to_str()
+        .ok()?
+        .split(',')
+        .map(str::trim)
+        .filter(|method| *method != "OPTIONS")
+        .collect();
+    HeaderValue::from_str(&methods.join(", ")).ok()
 }
 
 #[cfg(test)]
@@ -182,7 +193,7 @@ mod tests {
     #[test]
     fn an_allowed_origin_is_echoed_never_a_wildcard() {
         let mut response = Response::default();
-        Cors::Allowed(HeaderValue::from_static(FRONTEND)).apply(&mut response, &[]);
+        Cors::Allowed(HeaderValue::from_static(FRONTEND)).apply(&mut response);
         let headers = response.headers();
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], FRONTEND);
         assert_eq!(headers[VARY], "origin");
@@ -198,10 +209,16 @@ mod tests {
     #[test]
     fn a_preflight_names_the_routes_methods_and_the_headers_the_api_reads() {
         let mut response = Response::default();
-        Cors::Preflight(HeaderValue::from_static(FRONTEND))
-            .apply(&mut response, &["GET", "PATCH", "DELETE"]);
+        response.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_static("GET, HEAD, PATCH, DELETE, OPTIONS"),
+        );
+        Cors::Preflight(HeaderValue::from_static(FRONTEND)).apply(&mut response);
         let headers = response.headers();
-        assert_eq!(headers[ACCESS_CONTROL_ALLOW_METHODS], "GET, PATCH, DELETE");
+        assert_eq!(
+            headers[ACCESS_CONTROL_ALLOW_METHODS],
+            "GET, HEAD, PATCH, DELETE"
+        );
         assert_eq!(
             headers[ACCESS_CONTROL_ALLOW_HEADERS],
             "authorization, content-type, x-request-id"
@@ -212,7 +229,7 @@ mod tests {
     #[test]
     fn another_origin_gets_no_cors_headers() {
         let mut response = Response::default();
-        Cors::NotAllowed.apply(&mut response, &["GET"]);
+        Cors::NotAllowed.apply(&mut response);
         assert!(
             response
                 .headers()

@@ -4,8 +4,6 @@
 //! The body is always `{"error": {"code": ..., "message": ...}}`, plus `details` for 422.
 //! Internal causes (SQL errors, bugs) are logged with the request id and never sent.
 
-use std::convert::Infallible;
-
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::Reply;
@@ -86,9 +84,10 @@ pub struct ErrorDetail {
     pub details: Option<Vec<FieldError>>,
 }
 
-/// An internal cause attached to a 500 response so the request log line can carry it.
+/// Why a request failed, attached to its error response so the request's log line can say it
+/// (a 5xx's internal cause, a 401's reason); never sent to the client.
 #[derive(Debug, Clone)]
-pub struct InternalCause(pub String);
+pub struct LoggedCause(pub String);
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -133,8 +132,7 @@ impl ApiError {
         };
         let mut response =
             warp::reply::with_status(warp::reply::json(&body), status).into_response();
-        let headers = response.headers_mut();
-        match &self {
+        let (header, cause) = match &self {
             ApiError::Unauthorized(reason) => {
                 let challenge = match reason.rfc6750_code() {
                     Some(code) => format!(
@@ -142,49 +140,48 @@ impl ApiError {
                     ),
                     None => r#"Bearer realm="todo-chatbot""#.to_owned(),
                 };
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    headers.insert(header::WWW_AUTHENTICATE, value);
-                }
+                (
+                    HeaderValue::from_str(&challenge)
+                        .ok()
+                        .map(|value| (header::WWW_AUTHENTICATE, value)),
+                    Some(reason.to_string()),
+                )
             }
             ApiError::Unavailable {
                 retry_after, cause, ..
-            } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-                response
-                    .extensions_mut()
-                    .insert(InternalCause(cause.clone()));
-            }
-            ApiError::Internal(cause) => {
-                response
-                    .extensions_mut()
-                    .insert(InternalCause(cause.clone()));
-            }
-            _ => {}
+            } => (
+                Some((header::RETRY_AFTER, HeaderValue::from(*retry_after))),
+                Some(cause.clone()),
+            ),
+            ApiError::Internal(cause) => (None, Some(cause.clone())),
+            _ => (None, None),
+        };
+        if let Some((name, value)) = header {
+            response.headers_mut().insert(name, value);
+        }
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(LoggedCause(cause));
         }
         response
     }
 }
 
-/// Turns any rejection left over after routing into the JSON error response.
-pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
-    use warp::reject;
-
-    let error = if let Some(error) = rejection.find::<ApiError>() {
-        error.clone()
-    } else if rejection.is_not_found() {
-        ApiError::NotFound
-    } else if rejection.find::<reject::MethodNotAllowed>().is_some() {
-        ApiError::MethodNotAllowed
-    } else if let Some(error) = rejection.find::<reject::InvalidHeader>() {
-        ApiError::BadRequest(error.to_string())
-    } else if let Some(error) = rejection.find::<reject::InvalidQuery>() {
-        ApiError::BadRequest(error.to_string())
-    } else if rejection.find::<reject::UnsupportedMediaType>().is_some() {
-        ApiError::UnsupportedMediaType
-    } else {
-        ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
-    };
-    Ok(error.into_response())
+impl ApiError {
+    /// What a route's extractors rejected with, as the error it is.
+    pub fn from_rejection(rejection: &warp::Rejection) -> ApiError {
+        use warp::reject;
+        if let Some(error) = rejection.find::<ApiError>() {
+            error.clone()
+        } else if let Some(error) = rejection.find::<reject::InvalidHeader>() {
+            ApiError::BadRequest(error.to_string())
+        } else if let Some(error) = rejection.find::<reject::InvalidQuery>() {
+            ApiError::BadRequest(error.to_string())
+        } else if rejection.find::<reject::UnsupportedMediaType>().is_some() {
+            ApiError::UnsupportedMediaType
+        } else {
+            ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
+        }
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -213,7 +210,8 @@ impl From<DbError> for ApiError {
                 retry_after: RETRY_AFTER_BUSY,
                 cause: error.to_string(),
             },
-            DbError::Query(error) => ApiError::Internal(error.to_string()),
+            // DbError's own text carries the server's message and SQLSTATE, for the log line.
+            DbError::Query(_) => ApiError::Internal(error.to_string()),
         }
     }
 }
