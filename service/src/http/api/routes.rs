@@ -114,16 +114,16 @@ pub struct Resource<'t, T> {
 }
 
 impl<T: Send + 'static> Resource<'_, T> {
-    /// A documented route: `docs` is its handler's `#[utoipa::path]` (`__path_<handler>`),
-    /// whose method it serves; `inputs` its extractors, `handler` what answers.
-    pub fn route<D, X, H, F>(self, docs: D, inputs: impl Input<X>, handler: H) -> Self
+    /// A documented route: `_docs` is its handler's `#[utoipa::path]` (the `__path_<handler>`
+    /// value, passed only for its type), whose method it serves; `inputs` its extractors,
+    /// `handler` what answers.
+    pub fn route<D, X, H, F>(self, _docs: D, inputs: impl Input<X>, handler: H) -> Self
     where
         D: utoipa::Path,
         X: Send + 'static,
         H: Fn(AppState, T, X) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Result<Response, ApiError>> + Send + 'static,
     {
-        let _ = docs;
         let [method] = &D::methods()[..] else {
             panic!("{} declares one method per handler", D::path());
         };
