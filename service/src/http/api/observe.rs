@@ -26,19 +26,23 @@ pub const CLIENT_CLOSED: StatusCode = match StatusCode::from_u16(499) {
 };
 
 /// One request, from its arrival to its answer.
-pub struct Observation {
+pub struct Observation<'a> {
     started: Instant,
     method: Method,
     path: Uri,
     request_id: String,
-    metrics: Metrics,
-    lifecycle: Lifecycle,
+    metrics: &'a Metrics,
+    lifecycle: &'a Lifecycle,
     /// Until [`Observation::finish`]: a request dropped before that is still counted.
     pending: Option<InFlight>,
 }
 
-impl Observation {
-    pub fn start<B>(metrics: &Metrics, lifecycle: &Lifecycle, request: &Request<B>) -> Observation {
+impl<'a> Observation<'a> {
+    pub fn start<B>(
+        metrics: &'a Metrics,
+        lifecycle: &'a Lifecycle,
+        request: &Request<B>,
+    ) -> Observation<'a> {
         let request_id = request
             .headers()
             .get(REQUEST_ID_HEADER)
@@ -50,8 +54,8 @@ impl Observation {
             method: request.method().clone(),
             path: request.uri().clone(),
             request_id,
-            metrics: metrics.clone(),
-            lifecycle: lifecycle.clone(),
+            metrics,
+            lifecycle,
             pending: Some(metrics.track_in_flight()),
         }
     }
@@ -116,7 +120,7 @@ impl Observation {
     }
 }
 
-impl Drop for Observation {
+impl Drop for Observation<'_> {
     /// A request dropped before its answer: cut off by the process stopping (counted as 503),
     /// or abandoned by its client (499).
     fn drop(&mut self) {

@@ -253,21 +253,17 @@ fn settle<X: Send + 'static>(
         .unify()
 }
 
-/// Requests with `method`; GET routes take HEAD requests too.
+/// Requests with `method`; GET routes take HEAD requests too. warp's own method filters, which
+/// answer at once (no future to poll).
 fn method_is(method: Method) -> BoxedFilter<()> {
-    warp::method()
-        .and_then(move |actual: Method| {
-            let matched = actual == method || (method == Method::GET && actual == Method::HEAD);
-            async move {
-                if matched {
-                    Ok(())
-                } else {
-                    Err(warp::reject::not_found())
-                }
-            }
-        })
-        .untuple_one()
-        .boxed()
+    match method {
+        Method::GET => warp::get().or(warp::head()).unify().boxed(),
+        Method::POST => warp::post().boxed(),
+        Method::PATCH => warp::patch().boxed(),
+        Method::DELETE => warp::delete().boxed(),
+        Method::PUT => warp::put().boxed(),
+        other => panic!("no route serves {other}"),
+    }
 }
 
 /// `Allow` for a resource serving `methods`: those, HEAD after GET, and OPTIONS.
