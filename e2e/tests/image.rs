@@ -436,6 +436,30 @@ async fn docker_stop_during_start_up_returns_at_once() {
 }
 
 /// Output of a docker command that must succeed.
+/// The image's HEALTHCHECK gives no URL, so `backend healthcheck` probes /api/health at the
+/// container's PORT (service/tests/api/cli.rs runs that): a fixed port there would report a
+/// container with another PORT unhealthy.
+#[test]
+fn the_images_healthcheck_probes_the_port_the_container_is_given() {
+    let Some(images) = images("the_images_healthcheck_probes_the_port_the_container_is_given")
+    else {
+        return;
+    };
+    let healthcheck: Value = serde_json::from_str(&docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        &images.backend,
+    ]))
+    .unwrap();
+    assert_eq!(
+        healthcheck["Test"],
+        json!(["CMD", "/usr/local/bin/backend", "healthcheck"]),
+        "{healthcheck}"
+    );
+}
+
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker")
         .args(args)
