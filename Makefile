@@ -63,7 +63,7 @@ bench: ## Load benchmark on this machine: writes bench/results.json and the tabl
 soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors (not part of CI)
 	@bash ci/bench.sh soak
 
-release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (needs registry credentials; CI on tags)
+release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (CI on tags; needs REGISTRY, REGISTRY_NAMESPACE, RELEASE_VERSION, REGISTRY_USERNAME, REGISTRY_PASSWORD)
 	@bash ci/release.sh
 
 clean: ## Remove build outputs and installed tools
