@@ -33,7 +33,7 @@ image: ## Build the backend image (public base images if reachable, otherwise lo
 scan: ## Scan the image (fixable HIGH/CRITICAL vulnerabilities fail) and the rendered chart (misconfigurations) with trivy; needs the network; reports in target/scan/
 	@bash ci/scan.sh
 
-lint: ## rustfmt, clippy (warnings are errors), import cycles, chart lint and scans, workflow schema check, cargo deny
+lint: ## rustfmt, clippy (warnings are errors), import cycles, chart lint and scans, workflow schema check, cargo deny (built into .tools/ on the first run)
 	@bash ci/lint.sh
 
 fmt: ## Format the Rust code
@@ -66,6 +66,6 @@ soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors (
 release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (CI on tags; needs REGISTRY, REGISTRY_NAMESPACE, RELEASE_VERSION, REGISTRY_USERNAME, REGISTRY_PASSWORD)
 	@bash ci/release.sh
 
-clean: ## Remove build outputs and installed tools
+clean: ## Remove build outputs and .tools/ (the pinned tools, cargo-deny included)
 	cargo clean
 	rm -rf .tools
