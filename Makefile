@@ -57,10 +57,10 @@ test-e2e: ## Prove the deployment contract on the Kind cluster (scales and resta
 kind-debug: ## Collect what debugging the Kind cluster needs (release, pods and their logs, kube-system, kind export logs) into target/e2e/debug/
 	@bash ci/kind-debug.sh
 
-bench: ## Load benchmark on this machine: writes bench/results.json and the table in bench/README.md
+bench: ## Load benchmark on this machine (about 5 minutes after the builds): rewrites the tracked bench/results.json and the table in bench/README.md
 	@bash ci/bench.sh bench
 
-soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors (not part of CI)
+soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors; rewrites bench/soak.json and its table (not part of CI)
 	@bash ci/bench.sh soak
 
 release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (CI on tags; needs REGISTRY, REGISTRY_NAMESPACE, RELEASE_VERSION, REGISTRY_USERNAME, REGISTRY_PASSWORD)
