@@ -207,3 +207,31 @@ fn first_cells(table: &str) -> BTreeSet<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The README gives the image's size as `make bench` recorded it (MiB, one decimal, the unit
+/// `make image` logs too), so the two never disagree again.
+#[test]
+fn the_image_size_in_the_readme_is_the_one_make_bench_recorded() {
+    let results: Value = serde_json::from_str(
+        &fs::read_to_string(repo_root().join("bench/results.json")).unwrap(),
+    )
+    .unwrap();
+    let Some(bytes) = results["image"]["size_bytes"].as_u64() else {
+        testkit::skip::skipped(
+            "the_image_size_in_the_readme_is_the_one_make_bench_recorded",
+            "bench/results.json records no image size (make bench ran without an image)",
+        );
+        return;
+    };
+    let recorded = format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
+    assert!(
+        readme().contains(&format!("Size: **{recorded}**")),
+        "README.md's image size is not the {recorded} bench/results.json records: update \
+         \"Size: **...**\" under \"The image\""
+    );
+    let log = fs::read_to_string(repo_root().join("ci/image.sh")).unwrap();
+    assert!(
+        log.contains(r#"printf "%.1f", bytes / 1048576"#),
+        "ci/image.sh logs the size in MiB with one decimal"
+    );
+}
