@@ -9,7 +9,7 @@ SHELL := bash
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: ## Install pinned test tools into .tools/ (helm 3 and 4, kubectl, checkov, kubernetes-validate; Debian packages if missing)
+tools: ## Install pinned test tools into .tools/ (helm 3 and 4, kubectl, checkov, kubernetes-validate; Debian packages if missing); `source .tools/env` puts them on your PATH
 	@bash ci/tools.sh
 
 build: ## Build the workspace (debug)
