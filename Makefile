@@ -9,7 +9,7 @@ SHELL := bash
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: ## Install pinned test tools into .tools/ (helm 3 and 4, kubectl, checkov, kubernetes-validate; Debian packages if missing)
+tools: ## Install pinned test tools into .tools/ (helm 3 and 4, kubectl, checkov, kubernetes-validate; Debian packages if missing); `source .tools/env` puts them on your PATH
 	@bash ci/tools.sh
 
 build: ## Build the workspace (debug)
@@ -33,7 +33,7 @@ image: ## Build the backend image (public base images if reachable, otherwise lo
 scan: ## Scan the image (fixable HIGH/CRITICAL vulnerabilities fail) and the rendered chart (misconfigurations) with trivy; needs the network; reports in target/scan/
 	@bash ci/scan.sh
 
-lint: ## rustfmt, clippy (warnings are errors), import cycles, chart lint and scans, workflow schema check, cargo deny
+lint: ## rustfmt, clippy (warnings are errors), import cycles, chart lint and scans, workflow schema check, cargo deny (built into .tools/ on the first run)
 	@bash ci/lint.sh
 
 fmt: ## Format the Rust code
@@ -57,15 +57,15 @@ test-e2e: ## Prove the deployment contract on the Kind cluster (scales and resta
 kind-debug: ## Collect what debugging the Kind cluster needs (release, pods and their logs, kube-system, kind export logs) into target/e2e/debug/
 	@bash ci/kind-debug.sh
 
-bench: ## Load benchmark on this machine: writes bench/results.json and the table in bench/README.md
+bench: ## Load benchmark on this machine (about 5 minutes after the builds): rewrites the tracked bench/results.json and the table in bench/README.md
 	@bash ci/bench.sh bench
 
-soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors (not part of CI)
+soak: ## Ten-minute soak at half the measured peak rate: RSS growth and errors; rewrites bench/soak.json and its table (not part of CI)
 	@bash ci/bench.sh soak
 
-release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (needs registry credentials; CI on tags)
+release: ## Multi-arch image with SBOM and signature, chart pushed as OCI (CI on tags; needs REGISTRY, REGISTRY_NAMESPACE, RELEASE_VERSION, REGISTRY_USERNAME, REGISTRY_PASSWORD)
 	@bash ci/release.sh
 
-clean: ## Remove build outputs and installed tools
+clean: ## Remove build outputs and .tools/ (the pinned tools, cargo-deny included)
 	cargo clean
 	rm -rf .tools

@@ -120,7 +120,8 @@ docker build --quiet "${buildkit_flags[@]}" \
   "$REPO_ROOT" >/dev/null
 
 size=$(docker image inspect "$image:$tag" --format '{{.Size}}')
-log "built $image:$tag ($((size / 1024 / 1024)) MiB, $size bytes)"
+# MiB (2^20 bytes) with one decimal, as make bench records it and the README gives it.
+log "built $image:$tag ($(awk -v bytes="$size" 'BEGIN { printf "%.1f", bytes / 1048576 }') MiB, $size bytes)"
 mkdir -p "$REPO_ROOT/target"
 cat > "$REPO_ROOT/target/images.env" <<ENV
 BACKEND_IMAGE=$image:$tag

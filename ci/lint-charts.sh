@@ -2,7 +2,9 @@
 # Lint, render, schema-validate and security-scan the Helm charts. `make lint` and CI run this,
 # so local runs and CI are the same command.
 #
-# Needs on PATH: helm (or HELM=/path/to/helm), kubernetes-validate and checkov (both from PyPI).
+# Needs on PATH: helm (or HELM=/path/to/helm), kubernetes-validate and checkov (both from PyPI);
+# `make tools` installs them into .tools/, and `source .tools/env` puts them on PATH (make lint
+# and make test do). Every command is logged exactly as it runs.
 #   1. helm lint --strict: the umbrella, every chart in its charts/ on its own (the library
 #      todo-common too), and the umbrella with each values/*.yaml
 #   2. helm template todo-chatbot charts/todo-chatbot with the defaults (what make kind-up installs)
@@ -39,19 +41,28 @@ trap 'rm -rf "$OUT"' EXIT
 
 log "tools: $("$HELM" version --short), kubernetes-validate $(kubernetes-validate --version 2>&1 | tail -n1), checkov $(checkov --version 2>&1 | tail -n1)"
 
+# The command as it runs ($1 onwards), quoted where the shell needs it, for the log.
+quoted() {
+  local line
+  printf -v line '%q ' "$@"
+  printf '%s' "${line% }"
+}
+
 charts=("$CHART")
 for sub in "$CHART"/charts/*/; do
   charts+=("${sub%/}")
 done
+lint() {
+  log "$(quoted "$HELM" lint --strict "$@")"
+  "$HELM" lint --strict "$@" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+}
 for chart in "${charts[@]}"; do
-  log "helm lint --strict $chart"
-  "$HELM" lint --strict "$chart" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+  lint "$chart"
 done
 
 values_files=(values/*.yaml)
 for values in "${values_files[@]}"; do
-  log "helm lint --strict $CHART -f $values"
-  "$HELM" lint --strict "$CHART" -f "$values" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+  lint "$CHART" -f "$values"
 done
 
 # One render per values set: the defaults, then each values file.
@@ -59,8 +70,9 @@ renders=()
 render() {
   local name="$1"
   shift
-  log "helm template $RELEASE $CHART --namespace $NAMESPACE${*:+ $*} -> $name.yaml"
-  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --values "$TEST_SECRETS" "$@" >"$OUT/$name.yaml"
+  local command=("$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --values "$TEST_SECRETS" "$@")
+  log "$(quoted "${command[@]}")  # -> $name.yaml"
+  "${command[@]}" >"$OUT/$name.yaml"
   renders+=("$name")
 }
 render default
@@ -91,9 +103,10 @@ for name in "${renders[@]}"; do
   touch "$OUT/$name.crd.yaml" "$OUT/$name.core.yaml"
   set_aside=$({ grep -E '^kind: ' "$OUT/$name.crd.yaml" || true; } | sed 's/^kind: //' | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
   for version in "${KUBE_VERSIONS[@]}"; do
-    log "kubernetes-validate --strict -k $version $name.yaml${set_aside:+ (set aside, CRDs without schema: $set_aside)}"
+    validate=(kubernetes-validate --strict --quiet -k "$version" "$OUT/$name.core.yaml")
+    log "$(quoted "${validate[@]}")  # $name.yaml${set_aside:+ without the CRD objects it has no schema for: $set_aside}"
     # It only warns about kinds it has no schema for; here that fails (a typo in a kind or apiVersion).
-    kubernetes-validate --strict --quiet -k "$version" "$OUT/$name.core.yaml" 2>&1 | tee "$OUT/validate.log"
+    "${validate[@]}" 2>&1 | tee "$OUT/validate.log"
     if grep -q "Couldn't find schema" "$OUT/validate.log"; then
       echo "kubernetes-validate has no schema for an object above (not a known CRD group: $CRD_GROUPS)" >&2
       exit 1
@@ -102,10 +115,10 @@ for name in "${renders[@]}"; do
 done
 
 for name in "${renders[@]}"; do
-  log "checkov --framework kubernetes $name.yaml"
   # --skip-download: no Prisma Cloud guideline lookups, the scan itself is offline.
-  (cd "$OUT" && checkov -f "$name.yaml" --framework kubernetes --quiet --compact --skip-download) \
-    >"$OUT/checkov.log" 2>&1 || { cat "$OUT/checkov.log"; exit 1; }
+  scan=(checkov -f "$name.yaml" --framework kubernetes --quiet --compact --skip-download)
+  log "cd $(quoted "$OUT") && $(quoted "${scan[@]}")"
+  (cd "$OUT" && "${scan[@]}") >"$OUT/checkov.log" 2>&1 || { cat "$OUT/checkov.log"; exit 1; }
   grep -E 'Passed checks' "$OUT/checkov.log" | sed 's/^/    /'
 done
 

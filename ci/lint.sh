@@ -25,15 +25,18 @@ log "workflows against GitHub's workflow schema"
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 
-if ! command -v cargo-deny >/dev/null || [ "$(cargo deny --version | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
-  log "installing cargo-deny $CARGO_DENY_VERSION"
-  cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION"
+# The pinned cargo-deny lives in .tools/ like the other tools (make clean removes it), not in
+# ~/.cargo/bin, and runs from there: `cargo deny` would prefer one in ~/.cargo/bin.
+cargo_deny="$TOOLS_DIR/bin/cargo-deny"
+if [ "$("$cargo_deny" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+  log "installing cargo-deny $CARGO_DENY_VERSION into .tools/bin (built from source on the first run: minutes)"
+  cargo install --locked --quiet --root "$TOOLS_DIR" --version "$CARGO_DENY_VERSION" cargo-deny
 fi
 log "cargo deny: licenses, bans, sources"
-cargo deny --locked check licenses bans sources
+"$cargo_deny" --locked check licenses bans sources
 if [ "${LINT_ONLINE:-0}" = 1 ]; then
   log "cargo deny: advisories"
-  cargo deny --locked check advisories
+  "$cargo_deny" --locked check advisories
 else
   log "skipped cargo deny advisories: needs the network (set LINT_ONLINE=1)"
 fi

@@ -3,20 +3,39 @@
 # (keyless, through the CI's OIDC identity), a CycloneDX SBOM per platform made by trivy from the
 # binary's dependency list (cargo auditable) and attested with cosign, and the chart pushed as an
 # OCI artifact. The SBOMs stay in target/sbom/ for the workflow to attach to the GitHub release.
-# Needs: docker buildx with QEMU for arm64, cosign, helm, trivy, jq, and the variables below.
-# Cannot run without a registry and credentials (it does not run in `make test`).
+# Needs: docker buildx with QEMU for arm64, cosign, helm, trivy, jq, git, and the variables below.
+# Cannot run without a registry and credentials (it does not run in `make test`). All of them are
+# checked before anything is built or pushed, and every one missing is named at once.
 #   REGISTRY            registry host
 #   REGISTRY_NAMESPACE  path under it (the GitHub owner)
-#   RELEASE_VERSION     the tag, vX.Y.Z
+#   RELEASE_VERSION     the tag, vX.Y.Z (a pre-release suffix such as -rc.1 allowed)
 #   REGISTRY_USERNAME / REGISTRY_PASSWORD  for `helm registry login`
 set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
-: "${REGISTRY:?set REGISTRY (the image registry host)}"
-: "${REGISTRY_NAMESPACE:?set REGISTRY_NAMESPACE}"
-: "${RELEASE_VERSION:?set RELEASE_VERSION (vX.Y.Z)}"
+problems=()
+need_variable() { [ -n "${!1:-}" ] || problems+=("$1 is not set: $2"); }
+need_variable REGISTRY "the image registry host"
+need_variable REGISTRY_NAMESPACE "the path under it (the GitHub owner)"
+need_variable RELEASE_VERSION "the tag, vX.Y.Z"
+need_variable REGISTRY_USERNAME "the registry user, for helm registry login"
+need_variable REGISTRY_PASSWORD "the registry password or token, for helm registry login"
+if [ -n "${RELEASE_VERSION:-}" ] && ! [[ $RELEASE_VERSION =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
+  problems+=("RELEASE_VERSION=$RELEASE_VERSION is not a tag vX.Y.Z (the chart's version is X.Y.Z)")
+fi
+for tool in docker cosign helm trivy jq git; do
+  command -v "$tool" >/dev/null || problems+=("$tool is not installed")
+done
+if command -v docker >/dev/null && ! docker buildx version >/dev/null 2>&1; then
+  problems+=("docker buildx is not installed (multi-platform builds need it, with QEMU for arm64)")
+fi
+if [ ${#problems[@]} -gt 0 ]; then
+  printf 'error: make release cannot start:\n' >&2
+  printf '  - %s\n' "${problems[@]}" >&2
+  exit 1
+fi
 version=${RELEASE_VERSION#v}
 image="$REGISTRY/$REGISTRY_NAMESPACE/todo-chatbot-backend"
 
@@ -60,6 +79,6 @@ done
 log "packaging and pushing the chart $version"
 mkdir -p target/chart
 helm package charts/todo-chatbot --version "$version" --app-version "$version" --destination target/chart
-printf '%s' "${REGISTRY_PASSWORD:?}" | helm registry login "$REGISTRY" --username "${REGISTRY_USERNAME:?}" --password-stdin
+printf '%s' "$REGISTRY_PASSWORD" | helm registry login "$REGISTRY" --username "$REGISTRY_USERNAME" --password-stdin
 helm push "target/chart/todo-chatbot-$version.tgz" "oci://$REGISTRY/$REGISTRY_NAMESPACE/charts"
 log "released $image:$version ($digest) and oci://$REGISTRY/$REGISTRY_NAMESPACE/charts/todo-chatbot:$version"

@@ -1,6 +1,7 @@
 //! Running Helm: `helm template` of the umbrella chart with values files and overrides.
 //!
-//! The binary is `$HELM` if set (ci/tools.sh points it at its pinned Helm), else `helm` on PATH.
+//! The binary is `$HELM` if set (ci/tools.sh points it at its pinned Helm), else `helm` on PATH;
+//! where neither runs, [`available`] skips the test by name (or fails it, with E2E_REQUIRE=1).
 //! Every render starts with [`TEST_SECRETS`], the values that stand in for the secrets a render
 //! without a cluster cannot generate (the chart fails without them, see the file); the tests of
 //! that failure, and renders of a subchart on its own, leave it out with
@@ -20,6 +21,49 @@ use crate::{NAMESPACE, RELEASE, repo_root};
 
 pub fn helm_binary() -> OsString {
     std::env::var_os("HELM").unwrap_or_else(|| "helm".into())
+}
+
+/// How to get Helm where it is missing: `make tools` installs the pinned one into .tools/bin,
+/// which is not on PATH until `.tools/env` is sourced.
+pub const HELM_HINT: &str = "run `make tools` once, then `source .tools/env` (puts .tools/bin on PATH and sets HELM), or set HELM";
+
+/// Whether [`helm_binary`] runs here (asked once per test binary). When it does not, the test
+/// named `test` is skipped, saying so by name, or fails with E2E_REQUIRE=1 (as `make test` sets).
+pub fn available(test: &str) -> bool {
+    static FOUND: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        match Command::new(helm_binary())
+            .args(["version", "--short"])
+            .output()
+        {
+            Ok(output) if output.status.success() => Ok(()),
+            Ok(output) => Err(format!(
+                "{:?} version failed: {}",
+                helm_binary(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )),
+            Err(error) => Err(match std::env::var_os("HELM") {
+                Some(helm) => format!("HELM={} does not run ({error})", helm.to_string_lossy()),
+                None if error.kind() == std::io::ErrorKind::NotFound => {
+                    "no helm on PATH and HELM is not set".to_owned()
+                }
+                None => format!("helm does not run ({error})"),
+            }),
+        }
+    });
+    match found {
+        Ok(()) => true,
+        Err(problem) => {
+            testkit::skip::missing(test, &format!("{problem}: {HELM_HINT}"));
+            false
+        }
+    }
+}
+
+/// [`available`] for the running test (libtest names its thread after it); what
+/// [`crate::skip_without_helm`] asks.
+pub fn available_here() -> bool {
+    available(&testkit::skip::current_test())
 }
 
 /// Whether [`helm_binary`] is Helm 3 (`helm version --short` says `v3.`), asked once per run.
@@ -213,9 +257,10 @@ impl Render {
 
     /// Renders; the manifests as Helm prints them, or a failure with Helm's own message.
     pub fn output(&self) -> Result<String> {
-        let output = self.command().output().with_context(|| {
-            format!("running {:?} (set HELM or run ci/tools.sh)", helm_binary())
-        })?;
+        let output = self
+            .command()
+            .output()
+            .with_context(|| format!("running {:?} ({HELM_HINT})", helm_binary()))?;
         if !output.status.success() {
             bail!(
                 "helm template failed: {}",

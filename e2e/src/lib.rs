@@ -32,6 +32,17 @@ pub mod traffic;
 
 use std::path::PathBuf;
 
+/// The first line of every test that runs Helm: without Helm the test is skipped, saying so by
+/// name and how to get it, or fails with E2E_REQUIRE=1 (see [`helm::available`]).
+#[macro_export]
+macro_rules! skip_without_helm {
+    () => {
+        if !$crate::helm::available_here() {
+            return;
+        }
+    };
+}
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

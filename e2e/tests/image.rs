@@ -46,12 +46,10 @@ fn images(test: &str) -> Option<Images> {
     };
     match (setting("BACKEND_IMAGE"), setting("POSTGRES_TEST_IMAGE")) {
         (Some(backend), Some(postgres)) => Some(Images { backend, postgres }),
-        _ if std::env::var("E2E_REQUIRE").as_deref() == Ok("1") => {
-            panic!("{test}: no images to test: run `make image` (it writes target/images.env)")
-        }
         _ => {
-            eprintln!(
-                "SKIPPED {test}: no images built (run `make image`, or `make test` which does)"
+            testkit::skip::missing(
+                test,
+                "no images built: run `make image` (it writes target/images.env)",
             );
             None
         }
@@ -294,6 +292,7 @@ async fn postgres_ip(container: &ContainerAsync<GenericImage>) -> std::net::IpAd
 
 #[tokio::test]
 async fn image_serves_the_api_with_the_rendered_pod_settings() {
+    e2e::skip_without_helm!();
     let Some(images) = images("image_serves_the_api_with_the_rendered_pod_settings") else {
         return;
     };
@@ -346,6 +345,7 @@ async fn image_serves_the_api_with_the_rendered_pod_settings() {
 
 #[tokio::test]
 async fn container_runs_as_uid_1001_without_privileges_on_a_read_only_root() {
+    e2e::skip_without_helm!();
     let Some(images) = images("container_runs_as_uid_1001_without_privileges_on_a_read_only_root")
     else {
         return;
@@ -379,6 +379,7 @@ async fn container_runs_as_uid_1001_without_privileges_on_a_read_only_root() {
 
 #[tokio::test]
 async fn docker_stop_ends_the_container_cleanly_within_the_grace_period() {
+    e2e::skip_without_helm!();
     let Some(images) = images("docker_stop_ends_the_container_cleanly_within_the_grace_period")
     else {
         return;
@@ -435,6 +436,30 @@ async fn docker_stop_during_start_up_returns_at_once() {
 }
 
 /// Output of a docker command that must succeed.
+/// The image's HEALTHCHECK gives no URL, so `backend healthcheck` probes /api/health at the
+/// container's PORT (service/tests/api/cli.rs runs that): a fixed port there would report a
+/// container with another PORT unhealthy.
+#[test]
+fn the_images_healthcheck_probes_the_port_the_container_is_given() {
+    let Some(images) = images("the_images_healthcheck_probes_the_port_the_container_is_given")
+    else {
+        return;
+    };
+    let healthcheck: Value = serde_json::from_str(&docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        &images.backend,
+    ]))
+    .unwrap();
+    assert_eq!(
+        healthcheck["Test"],
+        json!(["CMD", "/usr/local/bin/backend", "healthcheck"]),
+        "{healthcheck}"
+    );
+}
+
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker")
         .args(args)
@@ -777,9 +802,12 @@ fn building_the_same_tree_again_gives_the_same_image_id() {
         .to_owned();
     let (name, tag) = split_image(&images.backend);
     if tag != revision {
-        eprintln!(
-            "SKIPPED {test}: {} was built from another tree than this one ({revision}); run `make image`",
-            images.backend
+        testkit::skip::skipped(
+            test,
+            &format!(
+                "{} was built from another tree than this one ({revision}); run `make image`",
+                images.backend
+            ),
         );
         return;
     }

@@ -38,11 +38,9 @@ fn prometheus_binary() -> Option<String> {
     if found {
         return Some("prometheus".into());
     }
-    if std::env::var("E2E_REQUIRE").as_deref() == Ok("1") {
-        panic!("the prometheus binary is missing: run ci/tools.sh (Debian package prometheus)");
-    }
-    eprintln!(
-        "SKIPPED dashboard_queries_return_data_from_a_live_scrape: no prometheus binary (run ci/tools.sh)"
+    testkit::skip::missing(
+        "dashboard_queries_return_data_from_a_live_scrape",
+        "no prometheus binary: run `make tools` (Debian package prometheus)",
     );
     None
 }
@@ -72,12 +70,14 @@ fn files() -> &'static MonitoringFiles {
 
 #[test]
 fn prometheus_loads_the_rules_from_their_mount() {
+    e2e::skip_without_helm!();
     let config = files().config().unwrap();
     assert_eq!(config.0["rule_files"], json!([RULES_GLOB]));
 }
 
 #[test]
 fn the_backend_job_discovers_pods_of_the_release_namespace_only() {
+    e2e::skip_without_helm!();
     let config = files().config().unwrap();
     let job = config.job("backend").unwrap_or_else(|| {
         panic!(
@@ -128,6 +128,7 @@ fn alerts() -> Vec<(String, Value)> {
 
 #[test]
 fn every_alert_has_a_severity_a_summary_and_a_description() {
+    e2e::skip_without_helm!();
     for (name, rule) in alerts() {
         for (section, key) in [
             ("labels", "severity"),
@@ -146,6 +147,7 @@ fn every_alert_has_a_severity_a_summary_and_a_description() {
 
 #[test]
 fn every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_silent() {
+    e2e::skip_without_helm!();
     let tests: Value = serde_saphyr::from_str(&alert_tests_yaml().unwrap()).unwrap();
     let (mut fires, mut silent) = (BTreeSet::new(), BTreeSet::new());
     for test in tests["tests"].as_array().expect("tests") {
@@ -179,6 +181,7 @@ fn every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_silent() {
 
 #[test]
 fn every_dashboard_panel_queries_the_provisioned_datasource() {
+    e2e::skip_without_helm!();
     let uids = files().datasource_uids().unwrap();
     assert!(!uids.is_empty(), "no datasource provisioned");
     let dashboard = files().dashboard().unwrap();
@@ -375,6 +378,7 @@ async fn query(client: &reqwest::Client, prometheus: &str, expr: &str) -> Option
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_queries_return_data_from_a_live_scrape() {
+    e2e::skip_without_helm!();
     let Some(prometheus_bin) = prometheus_binary() else {
         return;
     };

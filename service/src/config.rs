@@ -153,7 +153,7 @@ impl Config {
             idle_timeout: found.value(vars.seconds("HTTP_IDLE_TIMEOUT_SECS", 60, 1..=3600)),
             max_connections: found.value(vars.number("HTTP_MAX_CONNECTIONS", 2048, 1..=1_000_000)),
         };
-        let port = found.value(vars.number("PORT", 8000, 0..=65535));
+        let port = found.value(port(&vars));
         let cors = CorsPolicy::new(found.value(origins(&vars, "CORS_ALLOWED_ORIGINS")));
         let environment = found.value(vars.parsed("ENVIRONMENT", Environment::Development));
         let log_level = found
@@ -194,6 +194,18 @@ fn pod_name(vars: &Vars) -> String {
             .and_then(|name| name.into_string().ok())
             .unwrap_or_else(|| "unknown".into())
     })
+}
+
+/// PORT, read and checked exactly as the service reads it at start-up: where `backend
+/// healthcheck` finds the service when given no URL.
+pub fn port_from_env() -> Result<u16, ConfigError> {
+    port(&Vars {
+        lookup: &|name| std::env::var(name).ok(),
+    })
+}
+
+fn port(vars: &Vars) -> Result<u16, ConfigError> {
+    vars.number("PORT", 8000, 0..=65535)
 }
 
 /// What `backend token` needs (BETTER_AUTH_SECRET, JWT_ISSUER, JWT_AUDIENCE), read and checked

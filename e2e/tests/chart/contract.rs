@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::support::{
     BACKEND, backend_container, backend_deployment, defaults, pod_annotations, pod_spec, render,
+    skip_without_helm,
 };
 
 fn labels(map: &Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
@@ -19,6 +20,7 @@ fn labels(map: &Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
 
 #[test]
 fn deployment_is_named_todo_chatbot_backend_with_helm_labels_and_component_backend() {
+    skip_without_helm!();
     let deployment = backend_deployment(defaults());
     let labels = labels(&deployment.metadata.labels);
     assert_eq!(labels["app.kubernetes.io/component"], "backend");
@@ -31,12 +33,14 @@ fn deployment_is_named_todo_chatbot_backend_with_helm_labels_and_component_backe
 
 #[test]
 fn deployment_runs_2_replicas_by_default() {
+    skip_without_helm!();
     let spec = backend_deployment(defaults()).spec.unwrap();
     assert_eq!(spec.replicas, Some(2));
 }
 
 #[test]
 fn replica_count_4_gives_4_replicas() {
+    skip_without_helm!();
     let manifests = render(Render::new().set("backend.replicaCount", "4"));
     assert_eq!(
         backend_deployment(&manifests).spec.unwrap().replicas,
@@ -46,6 +50,7 @@ fn replica_count_4_gives_4_replicas() {
 
 #[test]
 fn selector_matches_name_and_component_backend_and_the_pod_labels() {
+    skip_without_helm!();
     let spec = backend_deployment(defaults()).spec.unwrap();
     let selector = spec.selector.match_labels.unwrap();
     assert_eq!(selector["app.kubernetes.io/component"], "backend");
@@ -66,6 +71,7 @@ fn selector_matches_name_and_component_backend_and_the_pod_labels() {
 
 #[test]
 fn strategy_is_rolling_update_with_max_surge_1_and_max_unavailable_0() {
+    skip_without_helm!();
     let strategy = backend_deployment(defaults())
         .spec
         .unwrap()
@@ -79,6 +85,7 @@ fn strategy_is_rolling_update_with_max_surge_1_and_max_unavailable_0() {
 
 #[test]
 fn container_is_backend_on_port_8000_named_http() {
+    skip_without_helm!();
     let container = backend_container(&backend_deployment(defaults()));
     let port = &container.ports.unwrap()[0];
     assert_eq!(port.container_port, 8000);
@@ -88,6 +95,7 @@ fn container_is_backend_on_port_8000_named_http() {
 
 #[test]
 fn image_is_repository_colon_tag_with_pull_policy_if_not_present() {
+    skip_without_helm!();
     let container = backend_container(&backend_deployment(defaults()));
     assert_eq!(
         container.image.as_deref(),
@@ -108,6 +116,7 @@ fn image_is_repository_colon_tag_with_pull_policy_if_not_present() {
 
 #[test]
 fn service_is_nodeport_8000_to_8000_on_30081_selecting_the_backend_pods() {
+    skip_without_helm!();
     let service = defaults().get::<Service>(BACKEND);
     let labels = labels(&service.metadata.labels);
     assert_eq!(labels["app.kubernetes.io/component"], "backend");
@@ -131,6 +140,7 @@ fn labels_of_pods() -> BTreeMap<String, String> {
 
 #[test]
 fn configmap_todo_chatbot_backend_config_holds_environment_and_log_level() {
+    skip_without_helm!();
     let config = defaults().get::<ConfigMap>("todo-chatbot-backend-config");
     let data = config.data.unwrap();
     assert_eq!(data["ENVIRONMENT"], "development");
@@ -146,6 +156,7 @@ fn configmap_todo_chatbot_backend_config_holds_environment_and_log_level() {
 
 #[test]
 fn secret_todo_chatbot_backend_secret_is_opaque_with_database_url_and_auth_secret() {
+    skip_without_helm!();
     let secret = defaults().get::<Secret>("todo-chatbot-backend-secret");
     assert_eq!(secret.type_.as_deref(), Some("Opaque"));
     let data = secret.data.unwrap();
@@ -155,6 +166,7 @@ fn secret_todo_chatbot_backend_secret_is_opaque_with_database_url_and_auth_secre
 
 #[test]
 fn pods_read_the_configmap_and_the_secret_by_reference() {
+    skip_without_helm!();
     let container = backend_container(&backend_deployment(defaults()));
     let from_config = container.env_from.unwrap_or_default().iter().any(|source| {
         source
@@ -183,6 +195,7 @@ fn pods_read_the_configmap_and_the_secret_by_reference() {
 
 #[test]
 fn resources_are_requests_500m_512mi_and_limits_1000m_1gi() {
+    skip_without_helm!();
     let resources = backend_container(&backend_deployment(defaults()))
         .resources
         .unwrap();
@@ -208,6 +221,7 @@ fn assert_contract_probe(probe: Option<Probe>, path: &str) {
 
 #[test]
 fn liveness_probe_is_get_api_health_15s_10s_5s_1_3() {
+    skip_without_helm!();
     assert_contract_probe(
         backend_container(&backend_deployment(defaults())).liveness_probe,
         "/api/health",
@@ -216,6 +230,7 @@ fn liveness_probe_is_get_api_health_15s_10s_5s_1_3() {
 
 #[test]
 fn readiness_probe_is_get_api_health_15s_10s_5s_1_3() {
+    skip_without_helm!();
     assert_contract_probe(
         backend_container(&backend_deployment(defaults())).readiness_probe,
         "/api/health",
@@ -224,6 +239,7 @@ fn readiness_probe_is_get_api_health_15s_10s_5s_1_3() {
 
 #[test]
 fn liveness_can_point_at_the_process_only_endpoint() {
+    skip_without_helm!();
     let manifests = render(Render::new().set("backend.livenessProbe.path", "/api/health/live"));
     let container = backend_container(&backend_deployment(&manifests));
     assert_contract_probe(container.liveness_probe, "/api/health/live");
@@ -232,6 +248,7 @@ fn liveness_can_point_at_the_process_only_endpoint() {
 
 #[test]
 fn startup_probe_is_optional_and_off_by_default() {
+    skip_without_helm!();
     assert!(
         backend_container(&backend_deployment(defaults()))
             .startup_probe
@@ -247,6 +264,7 @@ fn startup_probe_is_optional_and_off_by_default() {
 
 #[test]
 fn pod_runs_as_uid_1001_non_root_with_seccomp_runtime_default() {
+    skip_without_helm!();
     let context = pod_spec(&backend_deployment(defaults()))
         .security_context
         .unwrap();
@@ -257,6 +275,7 @@ fn pod_runs_as_uid_1001_non_root_with_seccomp_runtime_default() {
 
 #[test]
 fn container_drops_all_capabilities_without_privilege_escalation_on_a_read_only_root() {
+    skip_without_helm!();
     let deployment = backend_deployment(defaults());
     let context = backend_container(&deployment).security_context.unwrap();
     assert_eq!(context.allow_privilege_escalation, Some(false));
@@ -282,6 +301,7 @@ fn container_drops_all_capabilities_without_privilege_escalation_on_a_read_only_
 
 #[test]
 fn service_account_token_is_not_mounted() {
+    skip_without_helm!();
     assert_eq!(
         pod_spec(&backend_deployment(defaults())).automount_service_account_token,
         Some(false)
@@ -290,6 +310,7 @@ fn service_account_token_is_not_mounted() {
 
 #[test]
 fn changing_the_config_or_the_secret_changes_the_pod_template() {
+    skip_without_helm!();
     let annotations = pod_annotations;
     let secret = "a-fixed-secret-that-is-long-enough-0123456789";
     let base = render(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", secret));
@@ -318,6 +339,7 @@ fn changing_the_config_or_the_secret_changes_the_pod_template() {
 
 #[test]
 fn termination_grace_covers_the_pre_stop_pause_and_the_service_drain() {
+    skip_without_helm!();
     let deployment = backend_deployment(defaults());
     let grace = pod_spec(&deployment)
         .termination_grace_period_seconds
@@ -345,6 +367,7 @@ fn termination_grace_covers_the_pre_stop_pause_and_the_service_drain() {
 
 #[test]
 fn pod_name_reaches_the_service_through_the_downward_api() {
+    skip_without_helm!();
     let container = backend_container(&backend_deployment(defaults()));
     let pod_name = container
         .env
@@ -360,6 +383,7 @@ fn pod_name_reaches_the_service_through_the_downward_api() {
 
 #[test]
 fn helm_test_hook_checks_api_health_through_the_service() {
+    skip_without_helm!();
     // Every part has a test hook now (hooks.rs); this one is the API's.
     let job = defaults().get::<Job>("todo-chatbot-backend-test-health");
     assert_eq!(
@@ -389,6 +413,7 @@ fn helm_test_hook_checks_api_health_through_the_service() {
 
 #[test]
 fn every_object_lands_in_the_release_namespace() {
+    skip_without_helm!();
     for namespace in [e2e::NAMESPACE, "shop"] {
         let manifests = render(Render::new().namespace(namespace));
         for (kind, name) in manifests.kinds_and_names() {
@@ -435,6 +460,7 @@ fn default_namespace_skips(object: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn in_the_default_namespace_every_checked_object_carries_the_contracts_skip() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("backend.serviceAccount.enabled", "true")
@@ -457,6 +483,7 @@ fn in_the_default_namespace_every_checked_object_carries_the_contracts_skip() {
 
 #[test]
 fn in_another_namespace_nothing_skips_the_default_namespace_check() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .namespace("shop")

@@ -7,7 +7,7 @@ use std::fs;
 use e2e::repo_root;
 use serde_json::Value;
 
-use crate::support::install_notes;
+use crate::support::{install_notes, skip_without_helm};
 
 const CHARTS: &[&str] = &[
     "charts/todo-chatbot",
@@ -95,6 +95,7 @@ fn every_values_key_has_a_comment_above_it() {
 
 #[test]
 fn install_notes_show_the_urls_and_the_scaling_command() {
+    skip_without_helm!();
     let Some(notes) = install_notes("install_notes_show_the_urls_and_the_scaling_command", &[])
     else {
         return;
@@ -118,6 +119,7 @@ fn install_notes_show_the_urls_and_the_scaling_command() {
 
 #[test]
 fn install_notes_leave_an_existing_postgres_secret_alone() {
+    skip_without_helm!();
     let Some(notes) = install_notes(
         "install_notes_leave_an_existing_postgres_secret_alone",
         &[

@@ -7,7 +7,7 @@ use e2e::manifests::Manifests;
 use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::Value;
 
-use crate::support::{BACKEND, defaults, render, render_error};
+use crate::support::{BACKEND, defaults, render, render_error, skip_without_helm};
 
 /// The paths that reach the API from outside: its routes, the Swagger UI and the document.
 const PUBLIC_PATHS: [&str; 3] = ["/api", "/docs", "/openapi.json"];
@@ -43,12 +43,14 @@ fn http_route(manifests: &Manifests) -> Option<&Value> {
 
 #[test]
 fn neither_an_ingress_nor_a_route_by_default() {
+    skip_without_helm!();
     assert!(defaults().find::<Ingress>(BACKEND).is_none());
     assert!(http_route(defaults()).is_none());
 }
 
 #[test]
 fn an_ingress_routes_the_api_and_its_docs_to_the_service_and_never_metrics() {
+    skip_without_helm!();
     let ingress = render(with_ingress()).get::<Ingress>(BACKEND);
     let spec = ingress.spec.unwrap();
     assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
@@ -77,6 +79,7 @@ fn an_ingress_routes_the_api_and_its_docs_to_the_service_and_never_metrics() {
 
 #[test]
 fn an_ingress_without_hosts_answers_on_any_host() {
+    skip_without_helm!();
     let ingress = render(
         Render::new()
             .set("backend.ingress.enabled", "true")
@@ -94,6 +97,7 @@ fn an_ingress_without_hosts_answers_on_any_host() {
 
 #[test]
 fn ingress_annotations_reach_the_ingress_for_cert_manager() {
+    skip_without_helm!();
     let ingress = render(with_ingress().set(
         "backend.ingress.annotations.cert-manager\\.io/cluster-issuer",
         "letsencrypt",
@@ -107,6 +111,7 @@ fn ingress_annotations_reach_the_ingress_for_cert_manager() {
 
 #[test]
 fn an_http_route_attaches_to_the_gateway_and_routes_the_api_and_its_docs() {
+    skip_without_helm!();
     let manifests = render(with_http_route().api_version(GATEWAY_API));
     let route = http_route(&manifests).expect("an HTTPRoute");
     assert_eq!(route["apiVersion"], "gateway.networking.k8s.io/v1");
@@ -139,6 +144,7 @@ fn an_http_route_attaches_to_the_gateway_and_routes_the_api_and_its_docs() {
 
 #[test]
 fn an_http_route_where_the_cluster_has_no_gateway_api_fails_naming_it() {
+    skip_without_helm!();
     let error = render_error(with_http_route());
     assert!(error.contains("backend.httpRoute.enabled"), "{error}");
     assert!(error.contains(GATEWAY_API), "{error}");
@@ -146,6 +152,7 @@ fn an_http_route_where_the_cluster_has_no_gateway_api_fails_naming_it() {
 
 #[test]
 fn an_http_route_needs_a_gateway_to_attach_to() {
+    skip_without_helm!();
     let error = render_error(
         with_http_route()
             .set_json("backend.httpRoute.parentRefs", "[]")

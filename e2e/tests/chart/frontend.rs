@@ -8,7 +8,7 @@ use e2e::manifests::Manifests;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 
-use crate::support::{BACKEND, defaults, ports, render, render_error, tcp};
+use crate::support::{BACKEND, defaults, ports, render, render_error, skip_without_helm, tcp};
 
 fn config(manifests: &Manifests) -> BTreeMap<String, String> {
     manifests
@@ -36,6 +36,7 @@ fn open_anywhere(manifests: &Manifests, port: i32) -> Vec<NetworkPolicyEgressRul
 
 #[test]
 fn by_default_the_nextjs_dev_server_on_the_host_may_call_the_api_and_no_better_auth_is_set() {
+    skip_without_helm!();
     let data = config(defaults());
     assert_eq!(data["CORS_ALLOWED_ORIGINS"], "http://localhost:3000");
     // Empty means unset to the service: HS256 tokens with BETTER_AUTH_SECRET only.
@@ -48,6 +49,7 @@ fn by_default_the_nextjs_dev_server_on_the_host_may_call_the_api_and_no_better_a
 
 #[test]
 fn the_better_auth_url_and_the_allowed_origins_reach_the_configmap() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("backend.auth.betterAuthUrl", "https://app.example.com")
@@ -72,6 +74,7 @@ fn the_better_auth_url_and_the_allowed_origins_reach_the_configmap() {
 
 #[test]
 fn a_jwks_url_overrides_where_the_keys_are_fetched() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("backend.auth.betterAuthUrl", "https://app.example.com")
@@ -90,6 +93,7 @@ fn a_jwks_url_overrides_where_the_keys_are_fetched() {
 
 #[test]
 fn origins_must_be_exact_as_a_browser_sends_them() {
+    skip_without_helm!();
     for origin in [
         "*",
         "http://localhost:3000/",
@@ -113,6 +117,7 @@ fn origins_must_be_exact_as_a_browser_sends_them() {
 
 #[test]
 fn the_better_auth_url_is_a_base_url() {
+    skip_without_helm!();
     for url in [
         "app.example.com",
         "ftp://app.example.com",
@@ -126,6 +131,7 @@ fn the_better_auth_url_is_a_base_url() {
 
 #[test]
 fn env_cannot_set_what_the_auth_and_cors_values_set() {
+    skip_without_helm!();
     for (key, value) in [
         ("BETTER_AUTH_URL", "backend.auth.betterAuthUrl"),
         ("BETTER_AUTH_JWKS_URL", "backend.auth.jwksUrl"),
@@ -138,6 +144,7 @@ fn env_cannot_set_what_the_auth_and_cors_values_set() {
 
 #[test]
 fn outbound_https_is_open_by_default_as_the_contract_says() {
+    skip_without_helm!();
     // "Egress Rules: Allow outbound HTTPS (443) for database and API calls".
     assert_eq!(
         open_anywhere(defaults(), 443).len(),
@@ -153,6 +160,7 @@ fn outbound_https_is_open_by_default_as_the_contract_says() {
 
 #[test]
 fn a_better_auth_server_on_another_port_is_reachable() {
+    skip_without_helm!();
     // An in-cluster frontend: its Service port (80 for http:// without one).
     for (url, port) in [
         ("http://todo-frontend:3000", 3000),
@@ -181,6 +189,7 @@ fn a_better_auth_server_on_another_port_is_reachable() {
 
 #[test]
 fn the_jwks_urls_port_is_the_one_opened() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("backend.networkPolicy.https.enabled", "false")

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use crate::golden::reproducible_render;
 use crate::support::{
     backend_container, backend_deployment, client_dry_run_install, render, render_error,
+    skip_without_helm,
 };
 
 /// Every value a render of the defaults without a cluster must be given, with its alternative.
@@ -40,6 +41,7 @@ fn named_values(error: &str) -> Vec<String> {
 
 #[test]
 fn a_render_without_the_cluster_fails_naming_every_value_to_set() {
+    skip_without_helm!();
     let error = render_error(offline());
     assert!(error.contains("templates/validate.yaml"), "{error}");
     assert!(error.contains("helm template"), "{error}");
@@ -60,6 +62,7 @@ fn a_render_without_the_cluster_fails_naming_every_value_to_set() {
 
 #[test]
 fn the_message_names_only_the_values_still_missing() {
+    skip_without_helm!();
     let error = render_error(
         offline()
             .set(
@@ -79,6 +82,7 @@ fn the_message_names_only_the_values_still_missing() {
 
 #[test]
 fn a_disabled_part_asks_for_nothing() {
+    skip_without_helm!();
     let error = render_error(
         offline()
             .set("monitoring.enabled", "false")
@@ -94,6 +98,7 @@ fn a_disabled_part_asks_for_nothing() {
 
 #[test]
 fn two_renders_of_the_same_values_are_identical_or_fail_with_the_message() {
+    skip_without_helm!();
     let cases = [
         ("defaults", offline(), false),
         (
@@ -139,6 +144,7 @@ fn two_renders_of_the_same_values_are_identical_or_fail_with_the_message() {
 
 #[test]
 fn existing_secrets_everywhere_make_the_chart_render_no_secret() {
+    skip_without_helm!();
     let manifests = render(
         offline()
             .set("backend.existingSecret", "backend-credentials")
@@ -155,6 +161,7 @@ fn existing_secrets_everywhere_make_the_chart_render_no_secret() {
 
 #[test]
 fn the_postgres_existing_secret_feeds_both_the_server_and_the_backend() {
+    skip_without_helm!();
     let manifests = render(
         offline()
             .set("global.postgres.existingSecret", "postgres-credentials")
@@ -203,6 +210,7 @@ fn the_postgres_existing_secret_feeds_both_the_server_and_the_backend() {
 
 #[test]
 fn a_subchart_on_its_own_fails_naming_its_own_values() {
+    skip_without_helm!();
     for (sub, value, existing) in [
         ("backend", "secrets.BETTER_AUTH_SECRET", "existingSecret"),
         ("postgres", "password", "global.postgres.existingSecret"),
@@ -225,6 +233,7 @@ fn a_subchart_on_its_own_fails_naming_its_own_values() {
 
 #[test]
 fn a_client_dry_run_is_a_render_without_the_cluster_too() {
+    skip_without_helm!();
     let Some(output) =
         client_dry_run_install("a_client_dry_run_is_a_render_without_the_cluster_too", &[])
     else {

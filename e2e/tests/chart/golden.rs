@@ -24,6 +24,8 @@ use std::path::PathBuf;
 use e2e::helm::Render;
 use e2e::manifests::{Manifests, changes};
 
+use crate::support::skip_without_helm;
+
 fn golden_path(name: &str) -> PathBuf {
     e2e::repo_root()
         .join("e2e/tests/chart/golden")
@@ -90,11 +92,13 @@ fn assert_matches_golden(name: &str, render: Render) {
 
 #[test]
 fn golden_default_render_is_unchanged() {
+    skip_without_helm!();
     assert_matches_golden("default", Render::new());
 }
 
 #[test]
 fn golden_production_render_is_unchanged() {
+    skip_without_helm!();
     assert_matches_golden(
         "production",
         Render::new()
@@ -107,6 +111,7 @@ fn golden_production_render_is_unchanged() {
 
 #[test]
 fn golden_monitoring_operator_render_is_unchanged() {
+    skip_without_helm!();
     assert_matches_golden(
         "monitoring-operator",
         Render::new().set("monitoring.serviceMonitor.force", "true"),

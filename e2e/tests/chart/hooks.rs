@@ -24,7 +24,9 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use crate::support::{assert_dns_only, defaults, ports, render, tcp, template_labels};
+use crate::support::{
+    assert_dns_only, defaults, ports, render, skip_without_helm, tcp, template_labels,
+};
 
 /// Every part's test: the Job, the workload it tests (kind, name) and that workload's port.
 const HOOKS: &[(&str, (&str, &str), i32)] = &[
@@ -137,6 +139,7 @@ fn env(container: &Container) -> BTreeMap<String, String> {
 
 #[test]
 fn every_part_has_a_helm_test_hook() {
+    skip_without_helm!();
     let names: Vec<String> = test_jobs(defaults())
         .into_iter()
         .filter_map(|job| job.metadata.name)
@@ -158,6 +161,7 @@ fn every_part_has_a_helm_test_hook() {
 
 #[test]
 fn parts_that_are_off_have_no_test() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("postgres.enabled", "false")
@@ -181,6 +185,7 @@ fn parts_that_are_off_have_no_test() {
 
 #[test]
 fn every_test_pod_runs_with_the_security_settings_of_every_other_pod() {
+    skip_without_helm!();
     for (name, workload, _) in HOOKS {
         let job = job(defaults(), name);
         let spec = job.spec.clone().unwrap();
@@ -257,6 +262,7 @@ fn peer_selects(peer: &NetworkPolicyPeer, labels: &Labels) -> bool {
 
 #[test]
 fn every_test_pod_may_reach_dns_and_the_port_of_its_part_only() {
+    skip_without_helm!();
     let pods = workload_pods(defaults());
     for (name, workload, port) in HOOKS {
         let job = job(defaults(), name);
@@ -299,6 +305,7 @@ fn every_test_pod_may_reach_dns_and_the_port_of_its_part_only() {
 
 #[test]
 fn every_target_admits_its_test_pod_and_no_service_selects_one() {
+    skip_without_helm!();
     let policies = defaults().all::<NetworkPolicy>();
     let services = defaults().all::<Service>();
     for (name, workload, port) in HOOKS {
@@ -358,6 +365,7 @@ fn every_target_admits_its_test_pod_and_no_service_selects_one() {
 
 #[test]
 fn the_postgres_policy_admits_the_backend_and_its_test_pod_only() {
+    skip_without_helm!();
     let policy = defaults()
         .get::<NetworkPolicy>("todo-chatbot-postgres")
         .spec
@@ -391,6 +399,7 @@ fn the_postgres_policy_admits_the_backend_and_its_test_pod_only() {
 
 #[test]
 fn without_network_policies_the_tests_have_none_either() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("backend.networkPolicy.enabled", "false")
@@ -512,6 +521,7 @@ fn secret_mount(job: &Job, volume: &str) -> (String, String, Vec<(String, String
 
 #[test]
 fn the_postgres_test_logs_in_through_the_service_with_the_releases_password() {
+    skip_without_helm!();
     let job = job(defaults(), "todo-chatbot-postgres-test-connection");
     let (mount, secret, items) = secret_mount(&job, "password");
     assert_eq!(secret, "todo-chatbot-postgres");
@@ -573,6 +583,7 @@ echo ' todo | todo'"#,
 
 #[test]
 fn the_postgres_test_reads_an_existing_secret() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("global.postgres.existingSecret", "postgres-credentials")
@@ -605,6 +616,7 @@ esac"#,
 
 #[test]
 fn the_prometheus_test_asks_the_service_for_readiness_and_an_up_backend_target() {
+    skip_without_helm!();
     let job = job(defaults(), "todo-chatbot-prometheus-test-targets");
     let vars = env(&container(&job));
     assert_eq!(
@@ -661,6 +673,7 @@ fn the_prometheus_test_asks_the_service_for_readiness_and_an_up_backend_target()
 
 #[test]
 fn the_prometheus_test_fails_when_no_backend_target_is_up_by_its_deadline() {
+    skip_without_helm!();
     let job = job(defaults(), "todo-chatbot-prometheus-test-targets");
     let deadline = job.spec.clone().unwrap().active_deadline_seconds.unwrap() - 10;
     for (case, overrides) in [
@@ -693,6 +706,7 @@ fn the_prometheus_test_fails_when_no_backend_target_is_up_by_its_deadline() {
 
 #[test]
 fn the_grafana_test_finds_the_dashboard_and_its_datasource_as_the_admin() {
+    skip_without_helm!();
     let job = job(defaults(), "todo-chatbot-grafana-test-dashboard");
     let (mount, secret, items) = secret_mount(&job, "admin");
     assert_eq!(secret, "todo-chatbot-grafana");
@@ -770,6 +784,7 @@ case "$last" in */api/health) echo '{"database": "ok"}' ;; esac"#,
 
 #[test]
 fn the_grafana_test_reads_an_existing_admin_secret() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("monitoring.grafana.admin.existingSecret", "grafana-admin")

@@ -14,10 +14,11 @@ use e2e::repo_root;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 
-use crate::support::{backend_container, backend_deployment, defaults, render};
+use crate::support::{backend_container, backend_deployment, defaults, render, skip_without_helm};
 
 #[test]
 fn the_contracts_scaling_command_changes_the_replica_count_only() {
+    skip_without_helm!();
     let names = Names::for_release(e2e::RELEASE);
     let command = contract::scale(&names, 4);
     let (key, value) = command.args[4].split_once('=').unwrap();
@@ -35,6 +36,7 @@ fn the_contracts_scaling_command_changes_the_replica_count_only() {
 
 #[test]
 fn defaults_run_the_image_make_kind_up_loads_without_pulling_it() {
+    skip_without_helm!();
     let container = backend_container(&backend_deployment(defaults()));
     assert_eq!(
         container.image.as_deref(),
@@ -47,6 +49,7 @@ fn defaults_run_the_image_make_kind_up_loads_without_pulling_it() {
 
 #[test]
 fn monitoring_is_on_by_default() {
+    skip_without_helm!();
     let names = Names::for_release(e2e::RELEASE);
     defaults().get::<Deployment>(&names.prometheus);
     defaults().get::<Deployment>(&names.grafana);
@@ -54,6 +57,7 @@ fn monitoring_is_on_by_default() {
 
 #[test]
 fn default_node_ports_are_exactly_the_ones_the_kind_cluster_maps() {
+    skip_without_helm!();
     let cluster: serde_json::Value =
         serde_saphyr::from_str(&fs::read_to_string(repo_root().join("kind/cluster.yaml")).unwrap())
             .unwrap();

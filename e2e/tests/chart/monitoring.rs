@@ -14,7 +14,7 @@ use k8s_openapi::api::rbac::v1::Role;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::fake_api::{FakeApi, endpoint_slice};
-use crate::support::{defaults, ports, render, render_error, tcp};
+use crate::support::{defaults, ports, render, render_error, skip_without_helm, tcp};
 
 fn names() -> Names {
     Names::for_release(e2e::RELEASE)
@@ -22,6 +22,7 @@ fn names() -> Names {
 
 #[test]
 fn prometheus_may_list_and_watch_pods_of_its_namespace_and_nothing_else() {
+    skip_without_helm!();
     // The backend job's discovery is `role: pod` in the release namespace: a pod informer, which
     // lists and watches pods there (Prometheus 3.5, discovery/kubernetes).
     let files = MonitoringFiles::from_render(defaults(), &names()).unwrap();
@@ -90,6 +91,7 @@ fn without_bundled_grafana() -> Render {
 
 #[test]
 fn with_the_bundled_grafana_the_dashboard_is_provisioned_there_and_not_as_a_sidecar_configmap() {
+    skip_without_helm!();
     assert!(defaults().find::<ConfigMap>(DASHBOARDS).is_none());
     let grafana = defaults().get::<ConfigMap>(&names().grafana);
     assert_eq!(dashboard_in(&grafana), dashboard_file());
@@ -97,6 +99,7 @@ fn with_the_bundled_grafana_the_dashboard_is_provisioned_there_and_not_as_a_side
 
 #[test]
 fn without_the_bundled_grafana_the_dashboard_is_a_configmap_labelled_for_the_sidecar() {
+    skip_without_helm!();
     let manifests = render(without_bundled_grafana());
     assert!(manifests.find::<Deployment>(&names().grafana).is_none());
     let configmap = manifests.get::<ConfigMap>(DASHBOARDS);
@@ -126,6 +129,7 @@ fn without_the_bundled_grafana_the_dashboard_is_a_configmap_labelled_for_the_sid
 
 #[test]
 fn the_sidecar_label_folder_and_datasource_are_configurable() {
+    skip_without_helm!();
     let manifests = render(
         without_bundled_grafana()
             .set(
@@ -170,6 +174,7 @@ fn the_sidecar_label_folder_and_datasource_are_configurable() {
 
 #[test]
 fn an_empty_folder_leaves_the_folder_annotation_out() {
+    skip_without_helm!();
     let manifests =
         render(without_bundled_grafana().set("monitoring.dashboardConfigMap.folder", ""));
     let annotations = manifests
@@ -185,6 +190,7 @@ fn an_empty_folder_leaves_the_folder_annotation_out() {
 
 #[test]
 fn enabled_true_or_false_overrides_auto() {
+    skip_without_helm!();
     let always = render(Render::new().set("monitoring.dashboardConfigMap.enabled", "true"));
     assert!(always.find::<ConfigMap>(DASHBOARDS).is_some());
     let never =
@@ -194,6 +200,7 @@ fn enabled_true_or_false_overrides_auto() {
 
 #[test]
 fn impossible_sidecar_settings_are_rejected() {
+    skip_without_helm!();
     for (key, value) in [
         ("monitoring.dashboardConfigMap.enabled", "sometimes"),
         (
@@ -243,6 +250,7 @@ fn rule_names(rules: &serde_json::Value, kind: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_slos_are_recorded_and_alerted_on_and_the_replaced_threshold_alerts_are_gone() {
+    skip_without_helm!();
     let rules = rules_of(defaults());
     assert_eq!(
         rules["groups"][0]["name"], "todo-chatbot-backend-slo",
@@ -291,6 +299,7 @@ fn the_slos_are_recorded_and_alerted_on_and_the_replaced_threshold_alerts_are_go
 
 #[test]
 fn objectives_and_the_latency_threshold_are_values() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("monitoring.slo.availability.objective", "0.995")
@@ -310,6 +319,7 @@ fn objectives_and_the_latency_threshold_are_values() {
 
 #[test]
 fn an_slo_can_be_turned_off() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("monitoring.slo.availability.enabled", "false")
@@ -333,6 +343,7 @@ fn an_slo_can_be_turned_off() {
 
 #[test]
 fn objectives_a_page_could_never_reach_and_thresholds_between_buckets_are_rejected() {
+    skip_without_helm!();
     let error = render_error(Render::new().set("monitoring.slo.availability.objective", "0.9"));
     assert!(error.contains("at least 0.9306"), "{error}");
     for value in ["1", "0", "1.5"] {
@@ -378,6 +389,7 @@ fn the_latency_thresholds_offered_are_exactly_the_services_buckets() {
 
 #[test]
 fn the_operator_prometheus_rule_carries_the_same_rules_as_the_bundled_prometheus() {
+    skip_without_helm!();
     let manifests = render(Render::new().set("monitoring.serviceMonitor.force", "true"));
     let rule = manifests
         .raw("PrometheusRule", "todo-chatbot-monitoring")
@@ -407,6 +419,7 @@ fn api_rules(manifests: &Manifests) -> Vec<NetworkPolicyEgressRule> {
 
 #[test]
 fn prometheus_reaches_the_api_server_at_the_addresses_given() {
+    skip_without_helm!();
     let manifests = render(Render::new().set_json(
         "monitoring.networkPolicy.kubernetesApi.to",
         r#"[{"ipBlock":{"cidr":"172.18.0.3/32"}}]"#,
@@ -420,6 +433,7 @@ fn prometheus_reaches_the_api_server_at_the_addresses_given() {
 
 #[test]
 fn without_the_cluster_or_addresses_prometheus_reaches_the_api_ports_on_any_address() {
+    skip_without_helm!();
     // helm template cannot read the cluster's EndpointSlices.
     let rules = api_rules(defaults());
     assert_eq!(rules.len(), 1, "{rules:?}");
@@ -486,6 +500,7 @@ fn api_egress_from(slices: &serde_json::Value) -> Vec<NetworkPolicyEgressRule> {
 
 #[test]
 fn with_the_cluster_prometheus_reaches_the_api_servers_own_addresses_and_port_only() {
+    skip_without_helm!();
     // Kind: one control plane at a node address, on 6443.
     let rules = api_egress_from(&endpoint_slices(&["172.18.0.3"], 6443));
     assert_eq!(rules.len(), 1, "{rules:?}");
@@ -528,6 +543,7 @@ fn api_peers(rules: &[NetworkPolicyEgressRule]) -> (Vec<String>, Vec<(String, In
 
 #[test]
 fn on_a_cluster_prometheus_reaches_only_the_api_servers_endpoint_slice() {
+    skip_without_helm!();
     // What `helm install` sees on a cluster with two control-plane nodes on 6443 (an HA Kind
     // cluster): the API server's own EndpointSlice, beside another Service's, read by `lookup`
     // through the fake API's discovery.k8s.io/v1.
@@ -555,6 +571,7 @@ fn on_a_cluster_prometheus_reaches_only_the_api_servers_endpoint_slice() {
 
 #[test]
 fn on_a_cluster_without_endpoint_slices_prometheus_reaches_any_address() {
+    skip_without_helm!();
     // `lookup` of a kind the cluster does not serve fails the render: the chart only asks where
     // discovery lists discovery.k8s.io/v1 EndpointSlices.
     let api = FakeApi::start_without("discovery.k8s.io/v1");
@@ -572,6 +589,7 @@ fn on_a_cluster_without_endpoint_slices_prometheus_reaches_any_address() {
 
 #[test]
 fn each_operator_object_needs_its_own_api() {
+    skip_without_helm!();
     // A cluster that serves ServiceMonitors but not PrometheusRules would refuse the release.
     let manifests = render(Render::new().api_version("monitoring.coreos.com/v1/ServiceMonitor"));
     assert!(
@@ -616,6 +634,7 @@ fn prometheus_args(manifests: &Manifests) -> Vec<String> {
 
 #[test]
 fn the_bundled_prometheus_keeps_data_as_long_as_the_slo_window() {
+    skip_without_helm!();
     // slo:error_budget_remaining:ratio reads ratio_rate30d: 30 days of samples.
     assert!(
         prometheus_args(defaults()).contains(&"--storage.tsdb.retention.time=30d".to_owned()),
@@ -641,6 +660,7 @@ fn the_bundled_prometheus_keeps_data_as_long_as_the_slo_window() {
 
 #[test]
 fn the_bundled_prometheus_sends_alerts_to_the_alertmanagers_given() {
+    skip_without_helm!();
     let files = MonitoringFiles::from_render(defaults(), &names()).unwrap();
     assert!(
         files.config().unwrap().0.get("alerting").is_none(),
@@ -673,6 +693,7 @@ fn the_bundled_prometheus_sends_alerts_to_the_alertmanagers_given() {
 
 #[test]
 fn the_bundled_prometheus_keeps_its_data_in_a_claim_that_outlives_its_pod() {
+    skip_without_helm!();
     // A new scrape config, rule or chart version replaces the pod (Recreate): an emptyDir would
     // start the 30-day SLO window from nothing each time.
     let claim = defaults().get::<PersistentVolumeClaim>(&names().prometheus);

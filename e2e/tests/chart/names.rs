@@ -7,7 +7,7 @@ use e2e::names::Names;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 
-use crate::support::render;
+use crate::support::{render, skip_without_helm};
 
 fn assert_names_rendered(names: &Names, manifests: &Manifests) {
     manifests.get::<Deployment>(&names.backend);
@@ -35,6 +35,7 @@ fn selects_the_backend_pods(names: &Names, manifests: &Manifests) {
 
 #[test]
 fn harness_names_match_the_rendered_objects_of_the_contracts_release() {
+    skip_without_helm!();
     let names = Names::for_release(e2e::RELEASE);
     let manifests = render(Render::new().set("monitoring.enabled", "true"));
     assert_names_rendered(&names, &manifests);
@@ -43,6 +44,7 @@ fn harness_names_match_the_rendered_objects_of_the_contracts_release() {
 
 #[test]
 fn harness_names_match_the_rendered_objects_of_another_release() {
+    skip_without_helm!();
     let names = Names::for_release("shop");
     let manifests = render(
         Render::new()

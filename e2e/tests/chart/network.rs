@@ -12,8 +12,8 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::support::{
-    BACKEND, assert_dns_only, backend_deployment, defaults, ports, render, render_error, tcp,
-    template_labels,
+    BACKEND, assert_dns_only, backend_deployment, defaults, ports, render, render_error,
+    skip_without_helm, tcp, template_labels,
 };
 
 fn egress(manifests: &Manifests, name: &str) -> Vec<NetworkPolicyEgressRule> {
@@ -47,6 +47,7 @@ fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String
 
 #[test]
 fn with_the_bundled_postgres_the_backend_may_reach_dns_and_its_postgres_pods_only() {
+    skip_without_helm!();
     let rules = egress(defaults(), BACKEND);
     // DNS, the PostgreSQL pods, and the contract's outbound HTTPS (see frontend.rs).
     assert_eq!(rules.len(), 3, "{rules:?}");
@@ -65,6 +66,7 @@ fn with_the_bundled_postgres_the_backend_may_reach_dns_and_its_postgres_pods_onl
 
 #[test]
 fn another_service_port_of_the_bundled_postgres_still_opens_its_pod_port() {
+    skip_without_helm!();
     let manifests = render(Render::new().set("global.postgres.port", "6543"));
     let rules = egress(&manifests, BACKEND);
     assert_eq!(ports(&rules[1]), [tcp(5432)], "policies see the pod port");
@@ -80,6 +82,7 @@ fn external(url: &str) -> Render {
 
 #[test]
 fn an_external_database_is_reached_on_its_port_on_any_or_the_given_addresses() {
+    skip_without_helm!();
     let rules = egress(
         &render(external(
             "postgresql://app@db.example:5432/app?sslmode=require",
@@ -103,6 +106,7 @@ fn an_external_database_is_reached_on_its_port_on_any_or_the_given_addresses() {
 
 #[test]
 fn the_database_port_is_taken_from_database_url() {
+    skip_without_helm!();
     for (url, port) in [
         // Supabase's and Neon's poolers listen on 6543.
         (
@@ -123,6 +127,7 @@ fn the_database_port_is_taken_from_database_url() {
 
 #[test]
 fn a_database_port_that_disagrees_with_database_url_fails_without_showing_the_url() {
+    skip_without_helm!();
     let error = render_error(
         external("postgresql://app:pa55word@pooler.example:6543/app?sslmode=require")
             .set("backend.networkPolicy.externalDatabase.port", "5432"),
@@ -142,6 +147,7 @@ fn a_database_port_that_disagrees_with_database_url_fails_without_showing_the_ur
 
 #[test]
 fn a_database_url_the_service_cannot_read_fails_without_showing_it() {
+    skip_without_helm!();
     for url in [
         "mysql://app:pa55word@db.example/app",
         "postgresql://app:pa55word@db.example:port/app",
@@ -158,6 +164,7 @@ fn a_database_url_the_service_cannot_read_fails_without_showing_it() {
 
 #[test]
 fn with_an_existing_secret_the_port_value_opens_the_database() {
+    skip_without_helm!();
     let rules = egress(
         &render(
             Render::new()
@@ -171,6 +178,7 @@ fn with_an_existing_secret_the_port_value_opens_the_database() {
 
 #[test]
 fn an_existing_secret_counts_as_an_external_database() {
+    skip_without_helm!();
     let rules = egress(
         &render(Render::new().set("backend.existingSecret", "made-elsewhere")),
         BACKEND,
@@ -181,6 +189,7 @@ fn an_existing_secret_counts_as_an_external_database() {
 
 #[test]
 fn nothing_else_is_open_unless_extra_egress_says_so() {
+    skip_without_helm!();
     // Outbound HTTPS (the contract's, see frontend.rs) narrowed away: DNS and the database.
     let narrowed = Render::new().set("backend.networkPolicy.https.enabled", "false");
     let every_port: Vec<(String, IntOrString)> = egress(&render(narrowed.clone()), BACKEND)
@@ -200,6 +209,7 @@ fn nothing_else_is_open_unless_extra_egress_says_so() {
 
 #[test]
 fn the_postgres_policy_admits_the_backend_pods_on_5432() {
+    skip_without_helm!();
     let policy = defaults()
         .get::<NetworkPolicy>("todo-chatbot-postgres")
         .spec
@@ -245,6 +255,7 @@ fn dns_rules(manifests: &Manifests) -> Vec<(String, NetworkPolicyEgressRule)> {
 
 #[test]
 fn every_pod_sends_dns_queries_to_the_cluster_dns_only() {
+    skip_without_helm!();
     let rules = dns_rules(defaults());
     // The backend, Prometheus and Grafana, and the test pods of the API, PostgreSQL, Prometheus
     // and Grafana.
@@ -257,6 +268,7 @@ fn every_pod_sends_dns_queries_to_the_cluster_dns_only() {
 
 #[test]
 fn the_cluster_dns_can_be_named_or_opened_to_any_address() {
+    skip_without_helm!();
     // NodeLocal DNSCache answers on a link-local address on every node.
     let node_local = render(Render::new().set_json(
         "global.dns.to",
@@ -305,6 +317,7 @@ fn admits(rule: &NetworkPolicyIngressRule, labels: &BTreeMap<String, String>) ->
 
 #[test]
 fn by_default_the_api_port_is_open_to_any_source() {
+    skip_without_helm!();
     let rules = backend_ingress(defaults());
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert!(rules[0].from.is_none(), "any source: {rules:?}");
@@ -316,6 +329,7 @@ fn by_default_the_api_port_is_open_to_any_source() {
 
 #[test]
 fn narrowing_ingress_keeps_the_scrapes_and_the_helm_test_pod() {
+    skip_without_helm!();
     let ingress_controller = r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}}]"#;
     let operator_prometheus = r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}},"podSelector":{"matchLabels":{"app.kubernetes.io/name":"prometheus"}}}]"#;
     let manifests = render(

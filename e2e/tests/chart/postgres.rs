@@ -4,7 +4,7 @@ use e2e::helm::Render;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 
-use crate::support::{defaults, env_value, render};
+use crate::support::{defaults, env_value, render, skip_without_helm};
 
 fn statefulset() -> StatefulSet {
     defaults().get::<StatefulSet>("todo-chatbot-postgres")
@@ -12,6 +12,7 @@ fn statefulset() -> StatefulSet {
 
 #[test]
 fn runs_one_pinned_official_postgres_15() {
+    skip_without_helm!();
     let spec = statefulset().spec.unwrap();
     assert_eq!(spec.replicas, Some(1));
     let container = &spec.template.spec.unwrap().containers[0];
@@ -22,6 +23,7 @@ fn runs_one_pinned_official_postgres_15() {
 
 #[test]
 fn keeps_pgdata_in_a_subdirectory_of_a_persistent_volume() {
+    skip_without_helm!();
     let spec = statefulset().spec.unwrap();
     let container = &spec.template.spec.as_ref().unwrap().containers[0];
     let pgdata = env_value(container, "PGDATA").unwrap();
@@ -44,6 +46,7 @@ fn keeps_pgdata_in_a_subdirectory_of_a_persistent_volume() {
 
 #[test]
 fn persistence_can_be_turned_off_for_throwaway_clusters() {
+    skip_without_helm!();
     let manifests = render(Render::new().set("postgres.persistence.enabled", "false"));
     let spec = manifests
         .get::<StatefulSet>("todo-chatbot-postgres")
@@ -60,6 +63,7 @@ fn persistence_can_be_turned_off_for_throwaway_clusters() {
 
 #[test]
 fn probes_run_pg_isready_without_a_shell() {
+    skip_without_helm!();
     let spec = statefulset().spec.unwrap().template.spec.unwrap();
     let container = &spec.containers[0];
     for probe in [&container.readiness_probe, &container.liveness_probe] {
@@ -70,6 +74,7 @@ fn probes_run_pg_isready_without_a_shell() {
 
 #[test]
 fn runs_non_root_read_only_with_capabilities_dropped() {
+    skip_without_helm!();
     let spec = statefulset().spec.unwrap().template.spec.unwrap();
     let pod = spec.security_context.clone().unwrap();
     assert_eq!(pod.run_as_non_root, Some(true));
@@ -97,6 +102,7 @@ fn runs_non_root_read_only_with_capabilities_dropped() {
 
 #[test]
 fn has_headless_and_cluster_ip_services_on_5432() {
+    skip_without_helm!();
     for name in ["todo-chatbot-postgres", "todo-chatbot-postgres-headless"] {
         let spec = defaults().get::<Service>(name).spec.unwrap();
         assert_eq!(spec.ports.unwrap()[0].port, 5432, "{name}");

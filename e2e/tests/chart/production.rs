@@ -12,7 +12,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::support::{
     BACKEND, assert_dns_only, backend_container, backend_deployment, pod_spec, ports, render,
-    render_error, tcp,
+    render_error, skip_without_helm, tcp,
 };
 
 fn production() -> &'static Manifests {
@@ -22,6 +22,7 @@ fn production() -> &'static Manifests {
 
 #[test]
 fn uses_an_existing_secret_and_no_bundled_postgres() {
+    skip_without_helm!();
     assert!(
         production()
             .find::<StatefulSet>("todo-chatbot-postgres")
@@ -47,6 +48,7 @@ fn uses_an_existing_secret_and_no_bundled_postgres() {
 
 #[test]
 fn liveness_checks_the_process_only_and_readiness_the_database() {
+    skip_without_helm!();
     let container = backend_container(&backend_deployment(production()));
     assert_eq!(
         container
@@ -72,6 +74,7 @@ fn liveness_checks_the_process_only_and_readiness_the_database() {
 
 #[test]
 fn autoscales_2_to_10_on_cpu_70_and_memory_80_with_fast_up_slow_down() {
+    skip_without_helm!();
     let hpa = production().get::<HorizontalPodAutoscaler>(BACKEND);
     let spec = hpa.spec.unwrap();
     assert_eq!(spec.scale_target_ref.kind, "Deployment");
@@ -107,6 +110,7 @@ fn autoscales_2_to_10_on_cpu_70_and_memory_80_with_fast_up_slow_down() {
 
 #[test]
 fn has_a_disruption_budget_network_policy_and_topology_spread() {
+    skip_without_helm!();
     assert!(production().find::<PodDisruptionBudget>(BACKEND).is_some());
     let policy = production().get::<NetworkPolicy>(BACKEND).spec.unwrap();
     let types = policy.policy_types.unwrap();
@@ -129,6 +133,7 @@ fn has_a_disruption_budget_network_policy_and_topology_spread() {
 
 #[test]
 fn the_pods_fit_the_databases_connection_limit_and_the_render_checks_it() {
+    skip_without_helm!();
     // values/production.yaml gives the limit, so a pool that would not fit fails the render.
     let error = render_error(
         Render::new()
@@ -144,6 +149,7 @@ fn the_pods_fit_the_databases_connection_limit_and_the_render_checks_it() {
 
 #[test]
 fn no_node_port_anywhere_the_api_is_behind_a_cluster_ip_and_an_ingress_with_tls() {
+    skip_without_helm!();
     for service in production().all::<Service>() {
         let spec = service.spec.unwrap();
         let name = service.metadata.name.unwrap();
@@ -182,6 +188,7 @@ fn no_node_port_anywhere_the_api_is_behind_a_cluster_ip_and_an_ingress_with_tls(
 
 #[test]
 fn pins_an_image_tag() {
+    skip_without_helm!();
     let image = backend_container(&backend_deployment(production()))
         .image
         .unwrap();
@@ -196,6 +203,7 @@ const OPERATOR_APIS: [&str; 2] = [
 
 #[test]
 fn with_the_prometheus_operator_production_gets_its_objects_and_the_dashboard() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .values("values/production.yaml")
@@ -222,6 +230,7 @@ fn with_the_prometheus_operator_production_gets_its_objects_and_the_dashboard() 
 
 #[test]
 fn without_the_operator_production_renders_the_dashboard_but_no_operator_objects() {
+    skip_without_helm!();
     assert!(
         production()
             .raw("ServiceMonitor", "todo-chatbot-monitoring")
@@ -237,6 +246,7 @@ fn without_the_operator_production_renders_the_dashboard_but_no_operator_objects
 
 #[test]
 fn the_charts_own_prometheus_and_grafana_are_off() {
+    skip_without_helm!();
     let names = e2e::names::Names::for_release(e2e::RELEASE);
     for name in [&names.prometheus, &names.grafana] {
         assert!(
@@ -250,6 +260,7 @@ fn the_charts_own_prometheus_and_grafana_are_off() {
 
 #[test]
 fn guard_rails_are_off_in_the_defaults() {
+    skip_without_helm!();
     let defaults = crate::support::defaults();
     assert!(defaults.find::<HorizontalPodAutoscaler>(BACKEND).is_none());
     assert!(defaults.find::<PodDisruptionBudget>(BACKEND).is_none());

@@ -3,10 +3,13 @@
 
 use e2e::helm::Render;
 
-use crate::support::{backend_deployment, install_notes, pod_spec, render, render_error};
+use crate::support::{
+    backend_deployment, install_notes, pod_spec, render, render_error, skip_without_helm,
+};
 
 #[test]
 fn topology_spread_honours_node_taints_so_a_tainted_control_plane_is_no_domain() {
+    skip_without_helm!();
     // Without nodeTaintsPolicy a taint is ignored (k8s-openapi: "If this value is nil, the
     // behavior is equivalent to the Ignore policy"): Kind's control plane, which no backend pod
     // tolerates, would count as an empty domain and keep DoNotSchedule pods Pending.
@@ -27,6 +30,7 @@ fn topology_spread_honours_node_taints_so_a_tainted_control_plane_is_no_domain()
 
 #[test]
 fn autoscaling_with_more_min_than_max_replicas_is_rejected() {
+    skip_without_helm!();
     let autoscaling = || Render::new().set("backend.autoscaling.enabled", "true");
     let error = render_error(
         autoscaling()
@@ -54,6 +58,7 @@ fn with_max_connections(max_connections: u32) -> Render {
 
 #[test]
 fn the_connections_the_most_pods_can_open_must_fit_the_databases_limit() {
+    skip_without_helm!();
     // 2 replicas + 1 surging in a rollout, each DB_POOL_SIZE 10 + DB_READ_CONNECTIONS 2 + 1
     // health connection: 39.
     render(with_max_connections(39));
@@ -87,6 +92,7 @@ fn the_connections_the_most_pods_can_open_must_fit_the_databases_limit() {
 
 #[test]
 fn an_unknown_connection_limit_is_not_checked() {
+    skip_without_helm!();
     render(
         Render::new()
             .set("backend.replicaCount", "50")
@@ -96,6 +102,7 @@ fn an_unknown_connection_limit_is_not_checked() {
 
 #[test]
 fn install_notes_give_the_connection_budget_and_what_the_autoscaler_needs() {
+    skip_without_helm!();
     let Some(notes) = install_notes(
         "install_notes_give_the_connection_budget_and_what_the_autoscaler_needs",
         &[
@@ -144,6 +151,7 @@ fn production_notes(test: &str) -> Option<String> {
 
 #[test]
 fn production_notes_scale_with_a_command_that_keeps_the_releases_values() {
+    skip_without_helm!();
     let Some(notes) =
         production_notes("production_notes_scale_with_a_command_that_keeps_the_releases_values")
     else {
@@ -181,6 +189,7 @@ fn production_notes_scale_with_a_command_that_keeps_the_releases_values() {
 
 #[test]
 fn a_release_with_its_own_database_is_scaled_keeping_its_values() {
+    skip_without_helm!();
     let Some(notes) = install_notes(
         "a_release_with_its_own_database_is_scaled_keeping_its_values",
         &[
@@ -208,6 +217,7 @@ fn a_release_with_its_own_database_is_scaled_keeping_its_values() {
 
 #[test]
 fn the_kind_defaults_are_scaled_with_the_contracts_command_as_written() {
+    skip_without_helm!();
     let Some(notes) = install_notes(
         "the_kind_defaults_are_scaled_with_the_contracts_command_as_written",
         &[],
@@ -224,6 +234,7 @@ fn the_kind_defaults_are_scaled_with_the_contracts_command_as_written() {
 
 #[test]
 fn production_notes_give_the_public_address_and_no_node_port() {
+    skip_without_helm!();
     let Some(notes) = production_notes("production_notes_give_the_public_address_and_no_node_port")
     else {
         return;

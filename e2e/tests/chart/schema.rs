@@ -2,7 +2,7 @@
 
 use e2e::helm::Render;
 
-use crate::support::render_error;
+use crate::support::{render_error, skip_without_helm};
 
 fn rejected(key: &str, value: &str) -> String {
     render_error(Render::new().set(key, value))
@@ -10,6 +10,7 @@ fn rejected(key: &str, value: &str) -> String {
 
 #[test]
 fn node_port_outside_30000_32767_is_rejected() {
+    skip_without_helm!();
     for port in ["80", "29999", "32768"] {
         let error = rejected("backend.service.nodePort", port);
         assert!(error.contains("nodePort"), "{port}: {error}");
@@ -18,23 +19,27 @@ fn node_port_outside_30000_32767_is_rejected() {
 
 #[test]
 fn negative_replica_count_is_rejected() {
+    skip_without_helm!();
     assert!(rejected("backend.replicaCount", "-1").contains("replicaCount"));
 }
 
 #[test]
 fn unknown_pull_policy_and_service_type_are_rejected() {
+    skip_without_helm!();
     assert!(rejected("backend.image.pullPolicy", "Sometimes").contains("pullPolicy"));
     assert!(rejected("backend.service.type", "Public").contains("type"));
 }
 
 #[test]
 fn unknown_environment_and_log_level_are_rejected() {
+    skip_without_helm!();
     assert!(rejected("backend.env.ENVIRONMENT", "qa").contains("ENVIRONMENT"));
     assert!(rejected("backend.env.LOG_LEVEL", "LOUD").contains("LOG_LEVEL"));
 }
 
 #[test]
 fn log_level_is_case_insensitive() {
+    skip_without_helm!();
     for level in ["INFO", "debug", "Warning"] {
         Render::new()
             .set("backend.env.LOG_LEVEL", level)
@@ -45,24 +50,28 @@ fn log_level_is_case_insensitive() {
 
 #[test]
 fn misspelt_keys_are_rejected() {
+    skip_without_helm!();
     let error = rejected("backend.replicas", "3");
     assert!(error.contains("replicas"), "{error}");
 }
 
 #[test]
 fn wrong_types_are_rejected() {
+    skip_without_helm!();
     assert!(rejected("backend.service.port", "http").contains("port"));
     assert!(rejected("postgres.enabled", "maybe").contains("enabled"));
 }
 
 #[test]
 fn a_grace_period_too_short_for_the_pre_stop_pause_is_rejected() {
+    skip_without_helm!();
     let error = rejected("backend.terminationGracePeriodSeconds", "8");
     assert!(error.contains("terminationGracePeriodSeconds"), "{error}");
 }
 
 #[test]
 fn the_new_values_reject_impossible_settings() {
+    skip_without_helm!();
     for (key, value, named) in [
         (
             "backend.networkPolicy.externalDatabase.port",

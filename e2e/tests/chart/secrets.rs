@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 
 use crate::support::{
     backend_container, backend_deployment, defaults, env_value, pod_annotations, render,
-    render_error,
+    render_error, skip_without_helm,
 };
 
 fn secret_text(secret: &Secret, key: &str) -> String {
@@ -18,6 +18,7 @@ fn secret_text(secret: &Secret, key: &str) -> String {
 
 #[test]
 fn existing_secret_replaces_the_charts_secret() {
+    skip_without_helm!();
     let manifests = render(Render::new().set("backend.existingSecret", "made-elsewhere"));
     assert!(
         manifests
@@ -38,6 +39,7 @@ fn existing_secret_replaces_the_charts_secret() {
 
 #[test]
 fn default_database_url_points_at_the_bundled_postgres_with_its_own_password_secret() {
+    skip_without_helm!();
     let manifests = defaults();
     let secret = manifests.get::<Secret>("todo-chatbot-backend-secret");
     let url = secret_text(&secret, "DATABASE_URL");
@@ -65,6 +67,7 @@ fn default_database_url_points_at_the_bundled_postgres_with_its_own_password_sec
 
 #[test]
 fn global_postgres_identity_is_the_one_source_for_both_charts() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("global.postgres.database", "orders")
@@ -92,6 +95,7 @@ fn global_postgres_identity_is_the_one_source_for_both_charts() {
 
 #[test]
 fn given_database_url_is_used_as_is_without_the_bundled_password() {
+    skip_without_helm!();
     let url = "postgresql://app@db.example:5432/app?sslmode=require";
     let manifests = render(
         Render::new()
@@ -122,6 +126,7 @@ fn given_database_url_is_used_as_is_without_the_bundled_password() {
 
 #[test]
 fn given_auth_secret_is_used() {
+    skip_without_helm!();
     let secret = "a-given-secret-of-more-than-32-characters!";
     let manifests = render(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", secret));
     assert_eq!(
@@ -135,6 +140,7 @@ fn given_auth_secret_is_used() {
 
 #[test]
 fn auth_secret_shorter_than_32_characters_fails_with_a_clear_message() {
+    skip_without_helm!();
     let error = render_error(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", "too-short"));
     assert!(error.contains("BETTER_AUTH_SECRET"), "{error}");
     assert!(error.contains("32"), "{error}");
@@ -146,6 +152,7 @@ fn auth_secret_shorter_than_32_characters_fails_with_a_clear_message() {
 
 #[test]
 fn postgres_disabled_without_a_database_url_fails_with_a_clear_message() {
+    skip_without_helm!();
     let error = render_error(Render::new().set("postgres.enabled", "false"));
     assert!(
         error.contains("DATABASE_URL") && error.contains("existingSecret"),
@@ -155,6 +162,7 @@ fn postgres_disabled_without_a_database_url_fails_with_a_clear_message() {
 
 #[test]
 fn postgres_password_secret_survives_uninstall() {
+    skip_without_helm!();
     let secret = defaults().get::<Secret>("todo-chatbot-postgres");
     let annotations = secret.metadata.annotations.unwrap();
     assert_eq!(annotations["helm.sh/resource-policy"], "keep");
@@ -162,6 +170,7 @@ fn postgres_password_secret_survives_uninstall() {
 
 #[test]
 fn given_postgres_and_grafana_passwords_are_used_as_they_are() {
+    skip_without_helm!();
     let manifests = render(
         Render::new()
             .set("postgres.password", "pg-given")
@@ -194,6 +203,7 @@ fn deployment_annotations(manifests: &Manifests) -> BTreeMap<String, String> {
 
 #[test]
 fn the_reloader_annotation_names_every_secret_the_pods_read() {
+    skip_without_helm!();
     const RELOAD: &str = "secret.reloader.stakater.com/reload";
     assert!(!deployment_annotations(defaults()).contains_key(RELOAD));
     let existing = render(
@@ -214,6 +224,7 @@ fn the_reloader_annotation_names_every_secret_the_pods_read() {
 
 #[test]
 fn deployment_annotations_stay_off_the_pod_template() {
+    skip_without_helm!();
     let manifests = render(Render::new().set(
         "backend.deploymentAnnotations.example\\.com/owner",
         "team-a",
@@ -232,6 +243,7 @@ fn deployment_annotations_stay_off_the_pod_template() {
 
 #[test]
 fn a_rotation_id_in_pod_annotations_rolls_the_pods() {
+    skip_without_helm!();
     let rotated = render(Render::new().set_string(
         "backend.podAnnotations.todo-chatbot/secret-rotation",
         "2025-06-01",

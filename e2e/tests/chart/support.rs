@@ -29,7 +29,7 @@ pub fn defaults() -> &'static Manifests {
 /// a reachable cluster (the Helm 4 pass of `make test` runs it).
 pub fn client_dry_run_install(test: &str, args: &[&str]) -> Option<Output> {
     if e2e::helm::is_helm3() {
-        eprintln!("SKIPPED {test}: Helm 3 needs a cluster for install --dry-run");
+        testkit::skip::skipped(test, "Helm 3 needs a cluster for install --dry-run");
         return None;
     }
     let output = Command::new(helm_binary())
@@ -170,3 +170,6 @@ pub fn pod_annotations(manifests: &Manifests) -> std::collections::BTreeMap<Stri
         .and_then(|metadata| metadata.annotations)
         .unwrap_or_default()
 }
+
+/// Every test that renders starts with it.
+pub use e2e::skip_without_helm;

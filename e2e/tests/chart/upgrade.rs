@@ -23,6 +23,7 @@ use e2e::{NAMESPACE, RELEASE, contract};
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::fake_api::{FakeApi, endpoint_slice};
+use crate::support::skip_without_helm;
 
 /// The fake cluster's API server, as its `kubernetes` EndpointSlice gives it (a Kind control
 /// plane's node address and port).
@@ -104,6 +105,7 @@ fn secret_data(manifests: &Manifests) -> Vec<(String, String, String)> {
 
 #[test]
 fn an_upgrade_with_the_same_values_renders_the_install_again() {
+    skip_without_helm!();
     let installed = installed();
     let again = upgrade(Render::new());
     let changed = changes(&parse(&installed.manifests), &parse(&again));
@@ -120,6 +122,7 @@ fn an_upgrade_with_the_same_values_renders_the_install_again() {
 
 #[test]
 fn the_contracts_scaling_command_changes_the_replica_count_only() {
+    skip_without_helm!();
     let scaled = upgrade(contract_scaling());
     let changed = changes(&parse(&installed().manifests), &parse(&scaled));
     assert_eq!(
@@ -132,6 +135,7 @@ fn the_contracts_scaling_command_changes_the_replica_count_only() {
 
 #[test]
 fn generated_secrets_keep_the_values_the_install_generated() {
+    skip_without_helm!();
     let installed = installed();
     let generated = secret_data(&parse(&installed.manifests));
     // The install generated them: none is a TEST ONLY value, and each has its length.
@@ -155,6 +159,7 @@ fn generated_secrets_keep_the_values_the_install_generated() {
 
 #[test]
 fn a_secret_given_at_an_upgrade_replaces_the_generated_one_and_rolls_its_pods() {
+    skip_without_helm!();
     let given = "a-given-secret-of-more-than-32-characters!";
     let upgraded = upgrade(Render::new().set("backend.secrets.BETTER_AUTH_SECRET", given));
     let changed = changes(&parse(&installed().manifests), &parse(&upgraded));

@@ -12,7 +12,8 @@ pub use self::healthcheck::check as check_health;
 
 pub const USAGE: &str = "\
 usage: backend                     serve the API (configured by environment variables; see README)
-       backend healthcheck <url>   exit 0 if <url> answers HTTP 200 within 5 s
+       backend healthcheck [URL]   exit 0 if URL answers HTTP 200 within 5 s; without it
+                                   http://127.0.0.1:$PORT/api/health (a PATH: that path)
        backend openapi             print the OpenAPI document
        backend identity            print this process's uid, gid, privilege flags and capabilities
        backend token SUB [--ttl D] print a JWT for user SUB, valid for D (default 1h; 90s, 30m, 2d),
@@ -27,7 +28,8 @@ const EXIT_USAGE: u8 = 2;
 /// Runs the command `args` names (the arguments after the program's name).
 pub fn run(args: &[&str]) -> ExitCode {
     match args {
-        ["healthcheck", url] => probe(url),
+        ["healthcheck"] => probe(None),
+        ["healthcheck", target] => probe(Some(target)),
         ["openapi"] => {
             print!("{}", crate::http::openapi_json());
             ExitCode::SUCCESS
@@ -59,12 +61,20 @@ pub fn run(args: &[&str]) -> ExitCode {
     }
 }
 
-fn probe(url: &str) -> ExitCode {
+/// Exit 0 when healthy, 1 otherwise (Docker reserves 2 for HEALTHCHECK commands).
+fn probe(target: Option<&str>) -> ExitCode {
+    let url = match healthcheck::url(target, crate::config::port_from_env) {
+        Ok(url) => url,
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    match runtime.block_on(check_health(url)) {
+    match runtime.block_on(check_health(&url)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("unhealthy: {error}");

@@ -64,12 +64,9 @@ fn chromium() -> Option<&'static str> {
     if found {
         return Some("chromium");
     }
-    if std::env::var("E2E_REQUIRE").as_deref() == Ok("1") {
-        panic!("chromium is missing: run ci/tools.sh (Debian package chromium)");
-    }
-    eprintln!(
-        "SKIPPED the_frontend_origin_can_call_the_api_from_a_browser_and_another_cannot: \
-         no chromium (run ci/tools.sh)"
+    testkit::skip::missing(
+        "the_frontend_origin_can_call_the_api_from_a_browser_and_another_cannot",
+        "no chromium: run `make tools` (Debian package chromium)",
     );
     None
 }

@@ -102,6 +102,46 @@ async fn healthcheck_subcommand_reports_the_probe_result() {
     assert!(String::from_utf8_lossy(&not_ok.stderr).contains("404"));
 }
 
+/// The image's HEALTHCHECK runs `backend healthcheck` with no URL: it follows PORT.
+#[tokio::test]
+async fn healthcheck_without_a_url_probes_api_health_at_port() {
+    let app = TestApp::spawn().await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let (healthy, missing) = tokio::task::spawn_blocking(move || {
+        (
+            backend()
+                .arg("healthcheck")
+                .env("PORT", &port)
+                .output()
+                .unwrap(),
+            backend()
+                .args(["healthcheck", "/no-such-page"])
+                .env("PORT", &port)
+                .output()
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(healthy.status.success(), "{healthy:?}");
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains(&format!("{}/no-such-page: HTTP 404", app.base)),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn healthcheck_without_a_url_refuses_an_invalid_port() {
+    backend()
+        .arg("healthcheck")
+        .env("PORT", "http")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("PORT: must be a whole number"));
+}
+
 #[test]
 fn healthcheck_fails_when_nothing_listens() {
     backend()

@@ -1,5 +1,12 @@
 //! The README stays true: every make target it names exists, every chart value it names exists,
-//! and its table of the service's environment variables matches what the service reads.
+//! its table of the service's environment variables matches what the service reads, the image
+//! size it gives is the measured one, and the commands it gives (and the chart READMEs and the
+//! bench README give) work as written: `given.rs`, on `commands.rs`'s reading of them, and
+//! `local_run.rs`, which runs the manual local set-up against a PostgreSQL that wants a password.
+
+mod commands;
+mod given;
+mod local_run;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,7 +18,7 @@ fn readme() -> String {
     fs::read_to_string(repo_root().join("README.md")).unwrap()
 }
 
-fn makefile_targets() -> BTreeSet<String> {
+pub fn makefile_targets() -> BTreeSet<String> {
     fs::read_to_string(repo_root().join("Makefile"))
         .unwrap()
         .lines()
@@ -63,32 +70,44 @@ fn every_make_target_is_in_the_readme_table() {
     }
 }
 
-/// Dotted paths of every key, leaves and maps, of a values file under `prefix`.
-fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+/// Dotted paths of every key, leaves and maps, of a values file under `prefix`; `open` gets the
+/// maps that are empty by default (labels, annotations: any key can go in them).
+fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>, open: &mut BTreeSet<String>) {
     if let Value::Object(map) = value {
         for (key, child) in map {
             let path = format!("{prefix}{key}");
             out.insert(path.clone());
-            paths(child, &format!("{path}."), out);
+            if child.as_object().is_some_and(|child| child.is_empty()) {
+                open.insert(path.clone());
+            }
+            paths(child, &format!("{path}."), out, open);
         }
     }
 }
 
-#[test]
-fn every_chart_value_named_in_the_readme_exists() {
+/// Every value path of the umbrella chart and its subcharts (`backend.replicaCount`), and the
+/// paths of the maps whose keys are free.
+pub fn chart_values() -> (BTreeSet<String>, BTreeSet<String>) {
     let charts = repo_root().join("charts/todo-chatbot");
-    let mut known = BTreeSet::new();
+    let (mut known, mut open) = (BTreeSet::new(), BTreeSet::new());
     let load = |path: std::path::PathBuf| -> Value {
         serde_saphyr::from_str(&fs::read_to_string(path).unwrap()).unwrap()
     };
-    paths(&load(charts.join("values.yaml")), "", &mut known);
+    paths(&load(charts.join("values.yaml")), "", &mut known, &mut open);
     for sub in ["backend", "postgres", "monitoring"] {
         paths(
             &load(charts.join(format!("charts/{sub}/values.yaml"))),
             &format!("{sub}."),
             &mut known,
+            &mut open,
         );
     }
+    (known, open)
+}
+
+#[test]
+fn every_chart_value_named_in_the_readme_exists() {
+    let (known, _) = chart_values();
     let text = readme();
     let mut checked = 0;
     // Spans with a slash are paths (e2e/tests/monitoring.rs), not values.
@@ -129,6 +148,15 @@ fn the_environment_table_matches_what_the_service_reads() {
         .filter(|word| word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
         .map(str::to_owned)
         .collect();
+    assert_eq!(
+        configuration_table(),
+        read,
+        "README's variable table vs service/src/config.rs"
+    );
+}
+
+/// The variables of the README's configuration table.
+pub fn configuration_table() -> BTreeSet<String> {
     let text = readme();
     let table = text
         .split("### Configuration")
@@ -137,11 +165,7 @@ fn the_environment_table_matches_what_the_service_reads() {
         .split("\n\n")
         .nth(1)
         .unwrap();
-    let documented = first_cells(table);
-    assert_eq!(
-        documented, read,
-        "README's variable table vs service/src/config.rs"
-    );
+    first_cells(table)
 }
 
 /// `NAME` of every `"NAME"` or `${NAME:-` in `text` that starts with one of `prefixes`.
@@ -206,4 +230,31 @@ fn first_cells(table: &str) -> BTreeSet<String> {
         .filter_map(|rest| rest.split('`').next())
         .map(str::to_owned)
         .collect()
+}
+
+/// The README gives the image's size as `make bench` recorded it (MiB, one decimal, the unit
+/// `make image` logs too), so the two never disagree again.
+#[test]
+fn the_image_size_in_the_readme_is_the_one_make_bench_recorded() {
+    let results: Value =
+        serde_json::from_str(&fs::read_to_string(repo_root().join("bench/results.json")).unwrap())
+            .unwrap();
+    let Some(bytes) = results["image"]["size_bytes"].as_u64() else {
+        testkit::skip::skipped(
+            "the_image_size_in_the_readme_is_the_one_make_bench_recorded",
+            "bench/results.json records no image size (make bench ran without an image)",
+        );
+        return;
+    };
+    let recorded = format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
+    assert!(
+        readme().contains(&format!("Size: **{recorded}**")),
+        "README.md's image size is not the {recorded} bench/results.json records: update \
+         \"Size: **...**\" under \"The image\""
+    );
+    let log = fs::read_to_string(repo_root().join("ci/image.sh")).unwrap();
+    assert!(
+        log.contains(r#"printf "%.1f", bytes / 1048576"#),
+        "ci/image.sh logs the size in MiB with one decimal"
+    );
 }
