@@ -178,13 +178,13 @@ mod tests {
             let metrics = Metrics::new("test");
             let request = request("/slow");
             let observation = Observation::start(&metrics, &lifecycle, &request);
-            let in_flight = tokio::spawn(async move {
+            let in_flight = async {
                 let response = answer(stuck(), request).await;
                 observation.finish(&HeaderValue::from_static("test-pod"), response)
-            });
-            tokio::task::yield_now().await;
-            in_flight.abort();
-            let _ = in_flight.await;
+            };
+            // Polled until it waits for its answer, then dropped, as hyper drops it.
+            let waited = tokio::time::timeout(Duration::from_millis(50), in_flight).await;
+            assert!(waited.is_err(), "the stuck route never answers");
             let text = metrics.text();
             assert!(
                 text.contains(&format!(r#"status="{status}"}} 1"#)),
