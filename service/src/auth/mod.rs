@@ -1,8 +1,9 @@
 //! Bearer-token authentication. Two kinds of token reach this service, and both go through
 //! [`Authenticator::verify`]:
-//! - HS256, signed with BETTER_AUTH_SECRET (the deployment contract's shared secret; Better
-//!   Auth's own cookie-cache JWTs are HS256 with it too). `iss` and `aud` are enforced only when
-//!   JWT_ISSUER and JWT_AUDIENCE are set.
+//! - HS256, signed with BETTER_AUTH_SECRET (the deployment contract's shared secret). `iss`
+//!   and `aud` are enforced only when JWT_ISSUER and JWT_AUDIENCE are set. (Better Auth's own
+//!   HS256 JWTs, its session cookie cache with `strategy: "jwt"`, carry no `sub` and are
+//!   refused: a frontend sends the JWT plugin's tokens.)
 //! - The tokens of Better Auth's JWT plugin (`jwt()` in the frontend's auth config): EdDSA
 //!   (Ed25519) by default, or ES256, ES512, RS256 or PS256, with the signing key's `kid` in the
 //!   header, checked against the public keys it publishes at `{BETTER_AUTH_URL}/api/auth/jwks`
@@ -316,6 +317,23 @@ mod tests {
         assert!(
             verify(&hmac_token("HS256", claims, SECRET)).await.is_ok(),
             "aud as an array"
+        );
+    }
+
+    #[tokio::test]
+    async fn better_auths_session_cookie_cache_jwt_is_refused_for_want_of_sub() {
+        // Its shape with `session.cookieCache.strategy: "jwt"` (better-auth's cookies/index.ts).
+        let claims = json!({
+            "session": {"id": "s1", "userId": "u1"},
+            "user": {"id": "u1", "email": "ada@example.com"},
+            "updatedAt": now() * 1000, "version": "1",
+            "iat": now(), "exp": now() + 300,
+        });
+        assert_eq!(
+            verify(&hmac_token("HS256", claims, SECRET)).await,
+            Err(AuthError::InvalidToken(
+                "the exp and sub claims are required"
+            ))
         );
     }
 

@@ -76,8 +76,8 @@ async fn contract_hs256_tokens_keep_working_beside_the_jwks() {
         tasks_status(&app, &app.token("alice")).await,
         StatusCode::OK
     );
-    let cookie_cache = testkit::jwt::better_auth(SECRET, "bob", &auth.url());
-    assert_eq!(tasks_status(&app, &cookie_cache).await, StatusCode::OK);
+    let self_signed = testkit::jwt::better_auth(SECRET, "bob", &auth.url());
+    assert_eq!(tasks_status(&app, &self_signed).await, StatusCode::OK);
 }
 
 #[tokio::test]

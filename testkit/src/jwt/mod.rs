@@ -49,8 +49,9 @@ pub fn better_auth_claims(user: &str, base_url: &str) -> Value {
     })
 }
 
-/// Better Auth's claims signed HS256 with the shared secret, as its cookie cache's JWTs are
-/// (the plugin's own tokens are asymmetric: see [`SigningKey`]).
+/// Better Auth's plugin claims signed HS256 with the shared secret: what a frontend that signs
+/// its own tokens with BETTER_AUTH_SECRET sends (the plugin's own tokens are asymmetric: see
+/// [`SigningKey`]).
 pub fn better_auth(secret: &str, user: &str, base_url: &str) -> String {
     sign(
         &json!({ "alg": "HS256", "typ": "JWT" }),
