@@ -59,6 +59,20 @@ pub fn log_panics() {
     }));
 }
 
+/// An error and its causes, one after the other: hyper's and tokio-postgres's own messages name
+/// only the kind of failure ("client error (Connect)", "db error"), and what happened is in
+/// their sources.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The text a panic was raised with.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic

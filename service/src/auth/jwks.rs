@@ -32,6 +32,7 @@ use super::error::AuthError;
 use super::keys::{Jwk, PublicKey};
 use crate::build_info::VERSION;
 use crate::metrics::Metrics;
+use crate::telemetry::error_chain;
 
 /// Largest JWKS document read. Better Auth's lists a few keys of well under 1 KiB each.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -371,7 +372,7 @@ impl JwksClient {
             .client
             .request(request)
             .await
-            .map_err(|error| with_sources(&error))?;
+            .map_err(|error| error_chain(&error))?;
         if response.status() != StatusCode::OK {
             return Err(format!("HTTP {}", response.status()));
         }
@@ -386,18 +387,6 @@ impl JwksClient {
                 },
             )
     }
-}
-
-/// An error with its causes, which hyper's client keeps out of its own message.
-fn with_sources(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

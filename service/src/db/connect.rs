@@ -13,7 +13,7 @@ use tokio::time::timeout;
 use tokio_postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::error::describe;
+use crate::telemetry::error_chain;
 
 /// How long a peer may leave sent data unacknowledged, or answer no keepalive probe, before the
 /// kernel drops the connection: keepalives alone do not probe while data is unacknowledged, so
@@ -35,7 +35,7 @@ pub(super) struct Connector {
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ConnectError {
-    #[error("{}", describe(.0))]
+    #[error("{}", error_chain(.0))]
     Driver(tokio_postgres::Error),
     #[error("no answer within {0:?}")]
     NoAnswer(Duration),

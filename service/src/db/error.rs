@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
+use crate::telemetry::error_chain;
+
 /// Why a database operation failed, as far as the HTTP edge needs to know.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -15,7 +17,7 @@ pub enum DbError {
     #[error("no database connection became free within {0:?}")]
     Busy(Duration),
     /// Anything else: a bug or a schema mismatch.
-    #[error("database error: {}", describe(.0))]
+    #[error("database error: {}", error_chain(.0))]
     Query(tokio_postgres::Error),
 }
 
@@ -27,19 +29,6 @@ impl DbError {
             "no answer within {deadline:?}; the connection was closed"
         ))
     }
-}
-
-/// An error and its causes, one after the other: tokio-postgres's own `Display` names only the
-/// kind ("db error"), and the server's message is in its source.
-pub(super) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl From<tokio_postgres::Error> for DbError {
@@ -56,7 +45,7 @@ impl From<tokio_postgres::Error> for DbError {
             || std::error::Error::source(&error)
                 .is_some_and(|source| source.is::<std::io::Error>());
         if transient {
-            DbError::Unavailable(describe(&error))
+            DbError::Unavailable(error_chain(&error))
         } else {
             DbError::Query(error)
         }

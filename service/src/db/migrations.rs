@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use tracing::info;
 
-use super::error::describe;
+use crate::telemetry::error_chain;
 
 struct Migration {
     version: i32,
@@ -46,7 +46,7 @@ pub const MIGRATION_LOCK_KEY: i64 = 0x746f_646f_2d6d_6967;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
-    #[error("{}", describe(.0))]
+    #[error("{}", error_chain(.0))]
     Database(#[from] tokio_postgres::Error),
     #[error(
         "migration {file} was changed after this database applied it (SHA-256 {current}, \

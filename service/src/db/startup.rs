@@ -11,9 +11,9 @@ use tokio_postgres::Client;
 use tracing::warn;
 
 use super::connect::{ConnectError, Connector};
-use super::error::describe;
 use super::migrations::MigrationError;
 use super::url::DatabaseUrl;
+use crate::telemetry::error_chain;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +134,7 @@ fn reason(error: &ConnectError) -> String {
                 db.message(),
                 db.code().code()
             ),
-            None => describe(error),
+            None => error_chain(error),
         },
         ConnectError::NoAnswer(_) => error.to_string(),
     }
@@ -163,7 +163,7 @@ pub(super) fn refusal(error: &ConnectError) -> Option<Refusal> {
     match error.to_string().as_str() {
         "authentication error" => Some(Refusal::Authentication),
         // The server asked for a password and none was given.
-        "invalid configuration" if describe(error).ends_with("password missing") => {
+        "invalid configuration" if error_chain(error).ends_with("password missing") => {
             Some(Refusal::Authentication)
         }
         "invalid configuration" | "invalid connection string" => Some(Refusal::Settings),

@@ -206,14 +206,6 @@ async fn a_refused_token_is_logged_with_the_reason() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    service.terminate();
-    let _ = service
-        .wait_for_exit(std::time::Duration::from_secs(20))
-        .await;
-    let line = service
-        .logs()
-        .into_iter()
-        .find(|line| line.contains("\"status\":401"))
-        .expect("the 401 is logged");
+    let line = service.stop_and_find_log(&["\"status\":401"]).await;
     assert!(line.contains("bad signature"), "{line}");
 }

@@ -52,12 +52,7 @@ async fn plugin_tokens_of_every_algorithm_read_and_write_tasks() {
         assert_eq!(fetched["title"], "Water the plants", "{:?}", key.alg());
         let updated = app.patch(&path, &token, &json!({"completed": true})).await;
         assert_eq!(updated.status(), StatusCode::OK, "{:?}", key.alg());
-        let list: Value = app
-            .get("/api/tasks", Some(&token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let list = app.task_list(&token).await;
         assert_eq!(list["total"], 1, "{:?}: only this user's task", key.alg());
         assert_eq!(
             app.delete(&path, &token).await.status(),

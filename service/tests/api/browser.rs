@@ -196,12 +196,7 @@ async fn the_frontend_origin_can_call_the_api_from_a_browser_and_another_cannot(
         json!([["error", "TypeError: Failed to fetch"]]),
         "from another origin the browser blocks the first call"
     );
-    let list: Value = app
-        .get("/api/tasks", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.task_list(&token).await;
     assert_eq!(
         list["total"], 0,
         "the blocked page's preflight created nothing"

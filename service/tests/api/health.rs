@@ -157,14 +157,8 @@ async fn an_unready_answer_says_why_in_its_log_line() {
         .await
         .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    service.terminate();
-    let _ = service
-        .wait_for_exit(std::time::Duration::from_secs(20))
-        .await;
     let line = service
-        .logs()
-        .into_iter()
-        .find(|line| line.contains("/api/health/ready") && line.contains("503"))
-        .expect("the 503 is logged");
+        .stop_and_find_log(&["/api/health/ready", "503"])
+        .await;
     assert!(line.contains("did not answer the health check"), "{line}");
 }

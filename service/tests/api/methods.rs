@@ -133,12 +133,7 @@ async fn a_body_that_is_not_a_json_object_is_422_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(now, task, "not even updated_at moved");
-    let list: Value = app
-        .get("/api/tasks", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.task_list(&token).await;
     assert_eq!(list["total"], 1, "no task was created from an array");
 }
 

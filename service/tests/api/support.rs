@@ -119,6 +119,13 @@ impl TestApp {
         self.request(Method::DELETE, path, Some(token), None).await
     }
 
+    /// The caller's first page of tasks (`{"items", "total", ...}`); fails the test unless 200.
+    pub async fn task_list(&self, token: &str) -> Value {
+        let response = self.get("/api/tasks", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("a task list as JSON")
+    }
+
     /// Creates a task with this title and returns it; fails the test unless the answer is 201.
     pub async fn create_task(&self, token: &str, title: &str) -> Value {
         self.create_task_from(token, &json!({ "title": title }))
@@ -295,6 +302,17 @@ impl ServiceProcess {
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS in /proc/<pid>/status")
+    }
+
+    /// Stops the process (SIGTERM) and returns its first log line that contains every one of
+    /// `needles`; fails the test if none does.
+    pub async fn stop_and_find_log(&mut self, needles: &[&str]) -> String {
+        self.terminate();
+        let _ = self.wait_for_exit(Duration::from_secs(20)).await;
+        self.logs()
+            .into_iter()
+            .find(|line| needles.iter().all(|needle| line.contains(needle)))
+            .unwrap_or_else(|| panic!("no log line with {needles:?}: {:#?}", self.logs()))
     }
 
     pub fn logs(&self) -> Vec<String> {
