@@ -58,6 +58,15 @@ impl Round {
     }
 }
 
+/// Shares as whole percentages: "52%, 50%, 41%".
+fn percentages(shares: &[f64]) -> String {
+    shares
+        .iter()
+        .map(|share| format!("{:.0}%", share * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The middle value (the mean of the middle two for an even count).
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -184,6 +193,14 @@ impl BenchResults {
         }
     }
 
+    /// The median rate of the workload `name`.
+    fn rate(&self, name: &str) -> f64 {
+        self.workloads
+            .iter()
+            .find(|w| w.name == name)
+            .map_or(f64::NAN, |w| w.result.requests_per_sec)
+    }
+
     pub fn errors(&self) -> u64 {
         self.workloads.iter().map(|w| w.result.errors).sum()
     }
@@ -205,15 +222,8 @@ impl BenchResults {
             out,
             "| get by id vs. pgbench ceiling (same query, {} connections) | {share:.0}% (rounds: {}; {:.0} req/s vs {:.0} tps) | at least 45% (stretch 50%) | {} |",
             self.pool_size,
-            self.get_by_id_share_per_round
-                .iter()
-                .map(|share| format!("{:.0}%", share * 100.0))
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.workloads
-                .iter()
-                .find(|w| w.name == "get by id")
-                .map_or(f64::NAN, |w| w.result.requests_per_sec),
+            percentages(&self.get_by_id_share_per_round),
+            self.rate("get by id"),
             self.pgbench_get_by_id_tps,
             mark(share >= 45.0)
         );
@@ -221,15 +231,8 @@ impl BenchResults {
         let _ = writeln!(
             out,
             "| get by id with a Better Auth JWT plugin token (EdDSA) vs. the same ceiling | {plugin_share:.0}% (rounds: {}; {:.0} req/s) | at least 45% | {} |",
-            self.get_by_id_plugin_token_share_per_round
-                .iter()
-                .map(|share| format!("{:.0}%", share * 100.0))
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.workloads
-                .iter()
-                .find(|w| w.name == PLUGIN_GET_BY_ID)
-                .map_or(f64::NAN, |w| w.result.requests_per_sec),
+            percentages(&self.get_by_id_plugin_token_share_per_round),
+            self.rate(PLUGIN_GET_BY_ID),
             mark(plugin_share >= 45.0)
         );
         let idle = self.idle_rss_bytes as f64 / MIB;
